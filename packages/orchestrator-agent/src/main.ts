@@ -1,0 +1,4 @@
+import { runMain } from '@pkgfleet/shared';
+import { buildProgram } from './cli';
+
+void runMain(buildProgram());

@@ -1,0 +1,13 @@
+export { PkgfleetError, UsageError, ConfigError, ProtocolError, TransferError, AuthError, FormatError, TimeoutError, exitCodeFor, describeError } from './errors';
+export type { ErrorCode } from './errors';
+export { parseDuration, formatDuration } from './duration';
+export { VERSION, PROTOCOL_VERSIONS } from './version';
+export { writeFileAtomic, commitRename, swapSymlink, fsyncDir, tempNameFor } from './fs/atomic';
+export { createLogger, memoryLogger, defaultLogFormat, maskSecrets } from './log/logger';
+export type { Logger, LogFormat, LogFields, LogLevel } from './log/logger';
+export { defineSchema, coerce } from './config/schema';
+export type { Schema, Field, ConfigOf } from './config/schema';
+export { loadConfig, kebab } from './config/load';
+export { Command, Option } from 'commander';
+export { createProgram, contextFor, runMain, DEFAULT_STATE_DIRS } from './cli/program';
+export type { AgentName, CommandContext } from './cli/program';

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+  resolve: {
+    alias: { '@pkgfleet/shared': new URL('./packages/shared/src/index.ts', import.meta.url).pathname },
+  },
+});
