@@ -11,3 +11,5 @@ export { loadConfig, kebab } from './config/load';
 export { Command, Option } from 'commander';
 export { createProgram, contextFor, runMain, DEFAULT_STATE_DIRS } from './cli/program';
 export type { AgentName, CommandContext } from './cli/program';
+export { loadSigner, readPublicKey, verifyDetached, verifyClearSigned, PgpError } from './pgp/signer';
+export type { Signer } from './pgp/signer';
