@@ -13,3 +13,5 @@ export { createProgram, contextFor, runMain, DEFAULT_STATE_DIRS } from './cli/pr
 export type { AgentName, CommandContext } from './cli/program';
 export { loadSigner, readPublicKey, verifyDetached, verifyClearSigned, PgpError } from './pgp/signer';
 export type { Signer } from './pgp/signer';
+export { fetchWithRetry, withRetry, isRetryableStatus, parseRetryAfter, backoffDelay, abortableSleep } from './http/retry';
+export type { RetryOptions, RetryInfo, RetryDecision, FetchRetryOptions } from './http/retry';
