@@ -1,0 +1,81 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@pkgfleet/shared';
+
+/**
+ * Which file a cache entry describes: a changed file never matches its old entry, because
+ * writing it changes its size or mtime, and replacing it changes its inode or birth time.
+ * (A hard link keeps all of these, so a pool file carried into the next tree keeps its entry.)
+ */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeNs: bigint;
+  birthtimeNs: bigint;
+}
+
+export async function identityOf(path: string): Promise<FileIdentity> {
+  const st = await stat(path, { bigint: true });
+  return { dev: Number(st.dev), ino: Number(st.ino), size: Number(st.size), mtimeNs: st.mtimeNs, birthtimeNs: st.birthtimeNs };
+}
+
+export function identityKey(id: FileIdentity): string {
+  return `${id.dev}:${id.ino}:${id.size}:${id.mtimeNs}:${id.birthtimeNs}`;
+}
+
+/**
+ * Records derived from file contents (parsed control fields, hashes), so that a file already
+ * read is not read again. `kind` separates formats ('deb', 'rpm') and record versions.
+ */
+export interface MetadataCache {
+  get<T>(kind: string, id: FileIdentity): T | undefined;
+  set<T>(kind: string, id: FileIdentity, value: T): void;
+  /** Persist (no-op for the in-memory cache). */
+  save(): Promise<void>;
+}
+
+interface Entry { k: string; v: unknown; t: number }
+
+/** A JSON file under ROOT/.cache (outside the served tree); the newest `max` entries are kept. */
+export async function openFileCache(dir: string, max = 20_000): Promise<MetadataCache> {
+  const file = join(dir, 'metadata.json');
+  const map = new Map<string, Entry>();
+  let generation = 0;
+  try {
+    const raw = JSON.parse(await readFile(file, 'utf8')) as { generation: number; entries: Entry[] };
+    generation = raw.generation;
+    for (const e of raw.entries) map.set(e.k, e);
+  } catch {
+    // no cache yet, or unreadable: start empty (a cache miss only costs a read)
+  }
+  generation++;
+  let dirty = false;
+  return {
+    get<T>(kind: string, id: FileIdentity): T | undefined {
+      const e = map.get(`${kind}|${identityKey(id)}`);
+      if (!e) return undefined;
+      if (e.t !== generation) { e.t = generation; dirty = true; }
+      return e.v as T;
+    },
+    set(kind, id, value) {
+      map.set(`${kind}|${identityKey(id)}`, { k: `${kind}|${identityKey(id)}`, v: value, t: generation });
+      dirty = true;
+    },
+    async save() {
+      if (!dirty) return;
+      const entries = [...map.values()].sort((a, b) => b.t - a.t).slice(0, max);
+      await writeFileAtomic(file, JSON.stringify({ generation, entries }));
+      dirty = false;
+    },
+  };
+}
+
+export function memoryCache(): MetadataCache {
+  const map = new Map<string, unknown>();
+  return {
+    get: <T>(kind: string, id: FileIdentity) => map.get(`${kind}|${identityKey(id)}`) as T | undefined,
+    set: (kind, id, value) => void map.set(`${kind}|${identityKey(id)}`, value),
+    save: async () => {},
+  };
+}

@@ -1,0 +1,144 @@
+import { copyFile, link, mkdir, open, readdir, readlink, rm, stat, constants } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { fsyncDir } from '@pkgfleet/shared';
+
+/**
+ * Layout of a repository root (`repo publish --root ROOT`):
+ *
+ *   ROOT/current -> trees/<id>   THE SERVED TREE (web root / what `deploy` sends): a relative
+ *                                symlink, switched in one rename when a publish succeeds
+ *   ROOT/trees/<id>/apt/         pool/, dists/            (apt format)
+ *   ROOT/trees/<id>/rpm/         <channel>/<arch>/        (yum format)
+ *   ROOT/trees/<id>/gpg/         NAME.asc, NAME.gpg       (public key)
+ *   ROOT/state/<id>.json         what tree <id> holds (each format's state): not served
+ *   ROOT/.cache/                 metadata cache: not served
+ *   ROOT/.lock                   held while a publish runs
+ *
+ * A tree is never modified once `current` points at it; the next publish builds a new one,
+ * hard-linking the files it keeps.
+ */
+export const CURRENT = 'current';
+
+/** Absolute path of the served tree (follow the symlink to get a stable snapshot of it). */
+export function servedTreePath(root: string): string {
+  return join(root, CURRENT);
+}
+
+/** The id of the live tree, or undefined for a root that was never published. */
+export async function currentTreeId(root: string): Promise<string | undefined> {
+  try {
+    const target = await readlink(join(root, CURRENT));
+    return target.split('/').pop();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Every file of the live tree, relative to it, sorted: what a deploy sends. Empty for a root that
+ * was never published.
+ */
+export async function listServedFiles(root: string): Promise<string[]> {
+  const id = await currentTreeId(root);
+  if (!id) return [];
+  const base = join(root, 'trees', id);
+  const out: string[] = [];
+  for (const e of await readdir(base, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out.push(relative(base, join(e.parentPath, e.name)).split(sep).join('/'));
+  }
+  return out.sort();
+}
+
+/** Where a format writes its part of the next tree. Paths are relative to the tree root. */
+export interface TreeWriter {
+  /** Absolute path of the tree being built. */
+  readonly dir: string;
+  /** Absolute path of the live tree, if any (read only). */
+  readonly previousDir: string | undefined;
+  writeFile(rel: string, data: string | Uint8Array): Promise<void>;
+  /** Copy an input file into the tree (never a hard link: the input may change later). */
+  addFile(rel: string, source: string): Promise<void>;
+  /** Hard-link `prevRel` of the live tree as `rel`; false if the live tree does not have it. */
+  linkPrevious(rel: string, prevRel?: string): Promise<boolean>;
+  /** Hard-link a file already written into this tree under a second name (by-hash copies). */
+  linkWithin(rel: string, existingRel: string): Promise<void>;
+  has(rel: string): boolean;
+}
+
+/** A TreeWriter over a staging directory; `commit()` makes its content durable. */
+export class StagingTree implements TreeWriter {
+  private readonly written = new Set<string>();
+  private readonly dirs = new Set<string>();
+  private readonly toSync = new Set<string>();
+
+  constructor(readonly dir: string, readonly previousDir: string | undefined) {}
+
+  private async prepare(rel: string): Promise<string> {
+    if (rel.startsWith('/') || rel.split('/').includes('..')) throw new Error(`tree path escapes the tree: ${rel}`);
+    if (this.written.has(rel)) throw new Error(`tree path written twice: ${rel}`);
+    this.written.add(rel);
+    const abs = join(this.dir, rel);
+    const d = dirname(abs);
+    if (!this.dirs.has(d)) {
+      await mkdir(d, { recursive: true });
+      for (let p = d; p.length >= this.dir.length && !this.dirs.has(p); p = dirname(p)) this.dirs.add(p);
+    }
+    return abs;
+  }
+
+  has(rel: string): boolean {
+    return this.written.has(rel);
+  }
+
+  async writeFile(rel: string, data: string | Uint8Array): Promise<void> {
+    const abs = await this.prepare(rel);
+    const fh = await open(abs, 'wx', 0o644);
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+    this.toSync.add(abs);
+  }
+
+  async addFile(rel: string, source: string): Promise<void> {
+    const abs = await this.prepare(rel);
+    await copyFile(source, abs, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    this.toSync.add(abs);
+  }
+
+  async linkPrevious(rel: string, prevRel = rel): Promise<boolean> {
+    if (!this.previousDir) return false;
+    const src = join(this.previousDir, prevRel);
+    try {
+      await stat(src);
+    } catch {
+      return false;
+    }
+    const abs = await this.prepare(rel);
+    await link(src, abs);
+    return true;
+  }
+
+  async linkWithin(rel: string, existingRel: string): Promise<void> {
+    const abs = await this.prepare(rel);
+    await link(join(this.dir, existingRel), abs);
+  }
+
+  /** fsync every new file and every directory, so that the tree survives a crash once it is live. */
+  async commit(): Promise<void> {
+    const files = [...this.toSync];
+    for (let i = 0; i < files.length; i += 32) {
+      await Promise.all(files.slice(i, i + 32).map(async (f) => {
+        const fh = await open(f, 'r');
+        try { await fh.sync(); } finally { await fh.close(); }
+      }));
+    }
+    await Promise.all([...this.dirs].map((d) => fsyncDir(d)));
+  }
+
+  async discard(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
