@@ -1,0 +1,228 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TransferError } from '../errors';
+import { commitRename, fsyncDir, writeFileAtomic } from '../fs/atomic';
+import type { FileOffer, FileState } from '../protocol/messages';
+import { isValidRelease, isValidTarget } from '../protocol/names';
+import type { CurrentFile } from '../protocol/session';
+
+/**
+ * Where pushed files land: <root>/<release>/<target>/<name>, with manifest.json beside them.
+ * A file appears under its final name only after its SHA-256 checked out (temp name, fsync,
+ * rename). Unfinished files wait in .partial/<sha256> so that a later push resumes them.
+ */
+export interface IncomingEntry {
+  name: string;
+  size: number;
+  sha256: string;
+  receivedAt: string;
+  pushedBy: string;
+}
+
+export interface TargetManifest {
+  release: string;
+  target: string;
+  files: IncomingEntry[];
+}
+
+export interface Landed {
+  entry: IncomingEntry;
+  bytesReceived: number;
+  resumedFrom: number;
+}
+
+function diskError(err: unknown, what: string, dir: string): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new TransferError('E_DISK_FULL', `orchestrator disk full while receiving ${what} into ${dir}`, 'free space on the orchestrator (or grow its volume) and push again; nothing partial was kept', { cause: err });
+  }
+  return new TransferError('E_RECEIVE_IO', `could not store ${what} in ${dir}: ${(err as Error).message}`, 'check the orchestrator\'s state directory', { cause: err });
+}
+
+export class IncomingStore {
+  private locks = new Map<string, Promise<unknown>>();
+  private busy = new Set<string>();
+
+  constructor(
+    readonly root: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  dirFor(release: string, target: string): string {
+    if (!isValidRelease(release) || !isValidTarget(target)) throw new TransferError('E_BAD_NAME', `invalid release or target: ${release}/${target}`);
+    return join(this.root, release, target);
+  }
+
+  /** Serialize manifest updates of one target directory. */
+  private withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.locks.set(key, next.catch(() => {}));
+    return next;
+  }
+
+  async readManifest(release: string, target: string): Promise<TargetManifest> {
+    const path = join(this.dirFor(release, target), 'manifest.json');
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as TargetManifest;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { release, target, files: [] };
+      throw new TransferError('E_MANIFEST', `cannot read ${path}: ${(err as Error).message}`, 'restore or remove the file', { cause: err });
+    }
+  }
+
+  /** What the orchestrator already holds of each offered file. */
+  async status(release: string, target: string, files: FileOffer[], replace: boolean): Promise<FileState[]> {
+    const dir = this.dirFor(release, target);
+    const manifest = await this.readManifest(release, target);
+    const landed = new Map(manifest.files.map((f) => [f.name, f]));
+    const out: FileState[] = [];
+    for (const f of files) {
+      const have = landed.get(f.name);
+      if (have && have.sha256 === f.sha256 && have.size === f.size) {
+        const st = await stat(join(dir, f.name)).catch(() => undefined);
+        if (st && st.size === f.size) {
+          out.push({ name: f.name, state: 'complete', offset: f.size });
+          continue;
+        }
+      } else if (have && !replace) {
+        out.push({ name: f.name, state: 'conflict', offset: 0 });
+        continue;
+      }
+      const partial = await stat(join(dir, '.partial', f.sha256)).catch(() => undefined);
+      if (partial && partial.size > 0 && partial.size <= f.size) out.push({ name: f.name, state: 'partial', offset: partial.size });
+      else out.push({ name: f.name, state: 'missing', offset: 0 });
+    }
+    return out;
+  }
+
+  /** Start (or resume at `cur.offset`) receiving one file. */
+  async begin(release: string, target: string, cur: CurrentFile, replace: boolean): Promise<FileWriter> {
+    const dir = this.dirFor(release, target);
+    const partialDir = join(dir, '.partial');
+    const partial = join(partialDir, cur.sha256);
+    if (this.busy.has(partial)) {
+      throw new TransferError('E_BUSY', `${cur.name} is being received from another connection right now`, 'wait for the other push to finish, then push again');
+    }
+    try {
+      await mkdir(partialDir, { recursive: true });
+      const st = await stat(partial).catch(() => undefined);
+      const have = st?.size ?? 0;
+      if (cur.offset > have) {
+        throw new TransferError('E_BAD_OFFSET', `${cur.name}: resume at byte ${cur.offset} but only ${have} bytes are held`, 'push again: the orchestrator will say where to resume');
+      }
+      if (st && have > cur.offset) await truncate(partial, cur.offset);
+      const hash = createHash('sha256');
+      if (cur.offset > 0) {
+        for await (const chunk of createReadStream(partial, { start: 0, end: cur.offset - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+      }
+      const fh = await open(partial, cur.offset > 0 ? 'r+' : 'w', 0o644);
+      this.busy.add(partial);
+      return new FileWriter(this, fh, hash, { dir, partial, release, target, cur, replace });
+    } catch (err) {
+      if (err instanceof TransferError) throw err;
+      throw diskError(err, cur.name, dir);
+    }
+  }
+
+  /** Called by FileWriter when the last byte is in: verify, land, record. */
+  async land(w: { dir: string; partial: string; release: string; target: string; cur: CurrentFile; replace: boolean }, digest: string, pushedBy: string): Promise<Landed> {
+    const { dir, partial, release, target, cur } = w;
+    if (digest !== cur.sha256) {
+      await rm(partial, { force: true });
+      throw new TransferError('E_HASH_MISMATCH', `${cur.name}: received bytes hash to ${digest}, not the announced ${cur.sha256}; nothing was stored`, 'the file changed while it was pushed, or the network corrupted it: push again');
+    }
+    return this.withLock(dir, async () => {
+      const manifest = await this.readManifest(release, target);
+      const prev = manifest.files.find((f) => f.name === cur.name);
+      if (prev && prev.sha256 !== cur.sha256 && !w.replace) {
+        await rm(partial, { force: true });
+        throw new TransferError('E_CONFLICT', `${cur.name} already landed with different content (sha256 ${prev.sha256})`, 'pass --replace to overwrite it');
+      }
+      try {
+        await commitRename(partial, join(dir, cur.name));
+        const entry: IncomingEntry = { name: cur.name, size: cur.size, sha256: cur.sha256, receivedAt: this.now().toISOString(), pushedBy };
+        const files = manifest.files.filter((f) => f.name !== cur.name).concat(entry).sort((a, b) => a.name.localeCompare(b.name));
+        await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify({ release, target, files }, null, 2) + '\n');
+        return { entry, bytesReceived: cur.received, resumedFrom: cur.offset };
+      } catch (err) {
+        throw diskError(err, cur.name, dir);
+      }
+    });
+  }
+
+  release(partial: string): void {
+    this.busy.delete(partial);
+  }
+
+  /** Every release/target that has landed files (partials are never listed). */
+  async list(release?: string): Promise<TargetManifest[]> {
+    const releases = release ? [release] : await readdir(this.root).catch(() => [] as string[]);
+    const out: TargetManifest[] = [];
+    for (const r of releases.sort()) {
+      if (!isValidRelease(r)) continue;
+      const targets = await readdir(join(this.root, r)).catch(() => [] as string[]);
+      for (const t of targets.sort()) {
+        if (!isValidTarget(t)) continue;
+        const m = await this.readManifest(r, t);
+        if (m.files.length) out.push(m);
+      }
+    }
+    return out;
+  }
+}
+
+/** Writes one incoming file to its partial name while hashing it. */
+export class FileWriter {
+  private position: number;
+
+  constructor(
+    private readonly store: IncomingStore,
+    private readonly fh: FileHandle,
+    private readonly hash: Hash,
+    private readonly w: { dir: string; partial: string; release: string; target: string; cur: CurrentFile; replace: boolean },
+  ) {
+    this.position = w.cur.offset;
+  }
+
+  async write(data: Buffer): Promise<void> {
+    try {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await this.fh.write(data, done, data.length - done, this.position);
+        done += bytesWritten;
+        this.position += bytesWritten;
+      }
+      this.hash.update(data);
+    } catch (err) {
+      await this.abort(true);
+      throw diskError(err, this.w.cur.name, this.w.dir);
+    }
+  }
+
+  async finish(pushedBy: string): Promise<Landed> {
+    try {
+      await this.fh.sync();
+      await this.fh.close();
+    } catch (err) {
+      await this.abort(true);
+      throw diskError(err, this.w.cur.name, this.w.dir);
+    }
+    try {
+      return await this.store.land(this.w, this.hash.digest('hex'), pushedBy);
+    } finally {
+      this.store.release(this.w.partial);
+    }
+  }
+
+  /** Stop writing; keep the partial for a later resume unless `remove`. */
+  async abort(remove: boolean): Promise<void> {
+    if (!remove) await this.fh.sync().catch(() => {});
+    await this.fh.close().catch(() => {});
+    if (remove) await rm(this.w.partial, { force: true }).catch(() => {});
+    else await fsyncDir(this.w.dir).catch(() => {});
+    this.store.release(this.w.partial);
+  }
+}

@@ -1,0 +1,206 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { PkgfleetError, TransferError, UsageError } from '../errors';
+import type { Logger } from '../log/logger';
+import { createProgress, formatBytes, type Progress } from '../log/progress';
+import { fileNameProblem } from '../protocol/names';
+import { RemoteError, type ClientConnection } from '../transport/client';
+import { hashFile } from '../snapshot/tree';
+
+/**
+ * The sending side of a push: offer what we have, send only what the receiver lacks, resume a
+ * half-sent file at the receiver's offset, retry dropped connections with backoff.
+ */
+export interface LocalFile {
+  path: string;
+  name: string;
+  size: number;
+  sha256: string;
+  mtimeMs: number;
+}
+
+export interface PushRequest {
+  release: string;
+  target: string;
+  files: LocalFile[];
+  replace: boolean;
+}
+
+export interface PushResult {
+  sent: Array<{ name: string; bytes: number; resumedFrom: number }>;
+  alreadyThere: string[];
+  bytesSent: number;
+  attempts: number;
+}
+
+/** Size, SHA-256 and mtime (to notice a file that changes while it is pushed). */
+async function describeFile(path: string): Promise<{ size: number; sha256: string; mtimeMs: number }> {
+  const st = await stat(path);
+  const { sha256 } = await hashFile(path);
+  return { size: st.size, sha256, mtimeMs: st.mtimeMs };
+}
+
+/** Stat and hash the files to push; names are their base names and must be unique and safe. */
+export async function describeLocalFiles(paths: string[]): Promise<LocalFile[]> {
+  const seen = new Map<string, string>();
+  const out: LocalFile[] = [];
+  for (const path of paths) {
+    const name = basename(path);
+    const problem = fileNameProblem(name);
+    if (problem) throw new UsageError(`${path}: file name ${JSON.stringify(name)} ${problem}`, 'rename the file');
+    const other = seen.get(name);
+    if (other) throw new UsageError(`${path} and ${other} have the same name ${name}`, 'push files with distinct names');
+    seen.set(name, path);
+    let st;
+    try {
+      st = await stat(path);
+    } catch (err) {
+      throw new UsageError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    if (!st.isFile()) throw new UsageError(`${path} is not a regular file`);
+    out.push({ path, name, ...(await describeFile(path)) });
+  }
+  return out;
+}
+
+/** Codes worth another attempt: the network or the peer went away, or was busy. */
+const RETRYABLE = new Set(['E_DISCONNECTED', 'E_UNREACHABLE', 'E_CONNECT_TIMEOUT', 'E_PEER_DEAD', 'E_TIMEOUT', 'E_CONNECTION', 'E_BUSY', 'E_HASH_MISMATCH', 'E_BAD_OFFSET', 'E_CLOSED']);
+
+export function isRetryable(err: unknown): boolean {
+  return err instanceof PkgfleetError && RETRYABLE.has(err.code);
+}
+
+export interface PushOptions {
+  logger: Logger;
+  tty?: NodeJS.WriteStream | undefined;
+  maxAttempts?: number;
+  /** First backoff delay; doubles each attempt up to maxBackoffMs. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  replyTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** One attempt over one connection. */
+export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: PushOptions, progress?: Progress): Promise<PushResult> {
+  const log = opts.logger;
+  const replyTimeout = opts.replyTimeoutMs ?? 120_000;
+  conn.send({ type: 'push.offer', release: req.release, target: req.target, replace: req.replace, files: req.files.map(({ name, size, sha256 }) => ({ name, size, sha256 })) });
+  const status = await conn.next(['push.status'], replyTimeout, 'the answer to the push offer');
+  const byName = new Map(req.files.map((f) => [f.name, f]));
+  const conflicts = status.files.filter((s) => s.state === 'conflict').map((s) => s.name);
+  if (conflicts.length) {
+    throw new TransferError('E_CONFLICT', `release ${req.release} target ${req.target} already holds different content under ${conflicts.join(', ')}`, 'pass --replace to overwrite them, or bump the package version');
+  }
+  const alreadyThere = status.files.filter((s) => s.state === 'complete').map((s) => s.name);
+  const todo = status.files.filter((s) => s.state === 'missing' || s.state === 'partial');
+  const total = todo.reduce((n, s) => n + (byName.get(s.name)!.size - s.offset), 0);
+  const bar = progress ?? createProgress({ total, label: `push ${req.release}/${req.target}`, logger: log, tty: opts.tty });
+  const chunkSize = conn.welcome.limits.chunkSize;
+  let done = 0;
+  const pending = new Map<string, { bytes: number; resumedFrom: number }>();
+  const sent: PushResult['sent'] = [];
+  const failures: Error[] = [];
+
+  const collect = async (until: number) => {
+    while (pending.size > until) {
+      const msg = await conn.next(['file.done', 'error'], replyTimeout, `confirmation of ${[...pending.keys()][0]}`);
+      if (msg.type === 'error') {
+        if (msg.name) pending.delete(msg.name);
+        failures.push(new RemoteError(msg, conn.url));
+        continue;
+      }
+      const p = pending.get(msg.name);
+      if (!p) continue;
+      pending.delete(msg.name);
+      sent.push({ name: msg.name, ...p });
+      log.info('file landed', { file: msg.name, bytes: p.bytes, resumedFrom: p.resumedFrom });
+    }
+  };
+
+  for (const s of todo) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    const f = byName.get(s.name)!;
+    const now = await stat(f.path);
+    if (now.size !== f.size || now.mtimeMs !== f.mtimeMs) {
+      throw new TransferError('E_FILE_CHANGED', `${f.path} changed while it was being pushed`, 'wait for the build to finish writing it, then push again');
+    }
+    if (s.offset > 0) log.info('resuming', { file: f.name, offset: s.offset, size: f.size });
+    conn.send({ type: 'file.begin', name: f.name, size: f.size, sha256: f.sha256, offset: s.offset });
+    let bytes = 0;
+    if (s.offset < f.size) {
+      for await (const chunk of createReadStream(f.path, { start: s.offset, highWaterMark: chunkSize })) {
+        await conn.sendBinary(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+        done += (chunk as Buffer).length;
+        bar.update(done, f.name);
+      }
+    }
+    conn.send({ type: 'file.end', name: f.name });
+    pending.set(f.name, { bytes, resumedFrom: s.offset });
+    // Pipeline small files, but do not run far ahead of the receiver's confirmations.
+    await collect(64);
+  }
+  await collect(0);
+  bar.finish();
+  if (failures.length) {
+    const first = failures[0]!;
+    if (failures.length === 1) throw first;
+    throw new TransferError((first as PkgfleetError).code ?? 'E_PUSH_FAILED', `${failures.length} files failed: ${failures.map((e) => e.message).join('; ')}`, (first as PkgfleetError).hint);
+  }
+  return { sent, alreadyThere, bytesSent: done, attempts: 1 };
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    }, { once: true });
+  });
+
+/** Push with reconnects: each attempt re-offers, so the receiver says where to resume. */
+export async function pushWithRetry(connect: () => Promise<ClientConnection>, req: PushRequest, opts: PushOptions): Promise<PushResult> {
+  const maxAttempts = opts.maxAttempts ?? 8;
+  const log = opts.logger;
+  let delay = opts.backoffMs ?? 1000;
+  let bytesSent = 0;
+  const sent: PushResult['sent'] = [];
+  for (let attempt = 1; ; attempt++) {
+    let conn: ClientConnection | undefined;
+    try {
+      conn = await connect();
+      const r = await pushOnce(conn, req, opts);
+      conn.close('push complete');
+      bytesSent += r.bytesSent;
+      sent.push(...r.sent);
+      const landedEarlier = r.alreadyThere.filter((n) => !sent.some((s) => s.name === n));
+      return { sent, alreadyThere: landedEarlier, bytesSent, attempts: attempt };
+    } catch (err) {
+      conn?.close('push failed');
+      if (conn) bytesSent += conn.bytesSent;
+      if (!isRetryable(err) || attempt >= maxAttempts || opts.signal?.aborted) {
+        if (isRetryable(err) && attempt >= maxAttempts) {
+          const e = err as PkgfleetError;
+          throw new TransferError(e.code, `${e.message} (gave up after ${attempt} attempts)`, e.hint, { cause: err });
+        }
+        throw err;
+      }
+      const wait = Math.min(delay, opts.maxBackoffMs ?? 30_000) * (0.8 + Math.random() * 0.4);
+      log.warn(`push attempt ${attempt} failed; retrying in ${(wait / 1000).toFixed(1)} s`, { reason: (err as Error).message });
+      await sleep(wait, opts.signal);
+      delay *= 2;
+      // A file that changed on disk between attempts is described anew.
+      for (const f of req.files) {
+        const st = await stat(f.path).catch(() => undefined);
+        if (st && (st.size !== f.size || st.mtimeMs !== f.mtimeMs)) Object.assign(f, await describeFile(f.path));
+      }
+    }
+  }
+}
+
+export function summarizePush(req: PushRequest, r: PushResult): string {
+  return `pushed ${r.sent.length} file(s) (${formatBytes(r.bytesSent)} sent), ${r.alreadyThere.length} already there, to release ${req.release} target ${req.target}`;
+}
