@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { initModule, unxzAsync, xzAsync } from 'node-liblzma/wasm';
+import { FormatError } from '../errors';
+
+/**
+ * xz (.xz container, LZMA2) through liblzma compiled to WebAssembly (node-liblzma's wasm build):
+ * native addons do not load in the shipped single executables, WebAssembly does.
+ *
+ * The .wasm binary is found, in this order: the executable's SEA asset `liblzma.wasm`
+ * (scripts/build.mjs adds it), else the file in node_modules (tests, the bundle run by node).
+ */
+export const LIBLZMA_WASM_ASSET = 'liblzma.wasm';
+
+let ready: Promise<unknown> | undefined;
+
+async function wasmBinary(): Promise<Uint8Array> {
+  try {
+    const sea = (await import('node:sea')) as { isSea(): boolean; getAsset(key: string): ArrayBuffer };
+    if (sea.isSea()) return new Uint8Array(sea.getAsset(LIBLZMA_WASM_ASSET));
+  } catch {
+    // not a single executable, or no asset: fall through to the package file
+  }
+  const require = createRequire(import.meta.url);
+  return new Uint8Array(await readFile(require.resolve('node-liblzma/wasm/liblzma.wasm')));
+}
+
+function init(): Promise<unknown> {
+  ready ??= initModule(async () => {
+    const bytes = await wasmBinary();
+    const { default: createLZMA } = (await import('node-liblzma/wasm/liblzma.js')) as unknown as {
+      default: (opts: { wasmBinary: ArrayBuffer }) => Promise<Awaited<ReturnType<typeof initModule>>>;
+    };
+    return createLZMA({ wasmBinary: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer });
+  }).catch((err: unknown) => {
+    ready = undefined;
+    throw new FormatError('E_XZ_INIT', `xz: cannot load liblzma WebAssembly (${(err as Error).message})`, 'reinstall pkgfleet: the executable lacks its liblzma.wasm asset', { cause: err });
+  });
+  return ready;
+}
+
+/** Compress `data` to an .xz stream (CRC64 check, like xz(1)). Deterministic for the same preset. */
+export async function xzCompress(data: Uint8Array, preset = 6): Promise<Uint8Array> {
+  await init();
+  return xzAsync(data, { preset });
+}
+
+/** Decompress an .xz stream; `what` names the data in errors. */
+export async function xzDecompress(data: Uint8Array, what = 'xz data'): Promise<Uint8Array> {
+  await init();
+  try {
+    return await unxzAsync(data);
+  } catch (err) {
+    throw new FormatError('E_XZ_DATA', `${what}: not valid xz data (${(err as Error).message})`, undefined, { cause: err });
+  }
+}

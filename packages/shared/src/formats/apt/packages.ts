@@ -1,0 +1,66 @@
+import { formatStanza, type Field, type Stanza } from '../deb/control';
+
+/**
+ * Packages index stanzas (DebianRepository/Format "Packages Indices"): the package's control
+ * fields plus Filename, Size and the hashes, in the order apt-ftparchive writes them
+ * (apt-pkg/tagfile-order.c); fields apt does not know keep their order, after the known ones.
+ */
+export const PACKAGE_FIELD_ORDER = [
+  'Package', 'Package-Type', 'Architecture', 'Architecture-Variant', 'Subarchitecture', 'Version',
+  'Revision', 'Package-Revision', 'Package_Revision', 'Kernel-Version', 'Built-Using', 'Static-Built-Using',
+  'Built-For-Profiles', 'Auto-Built-Package', 'Multi-Arch', 'Status', 'Priority', 'Class', 'Essential',
+  'Installer-Menu-Item', 'Section', 'Source', 'Origin', 'Maintainer', 'Original-Maintainer', 'Bugs',
+  'Config-Version', 'Conffiles', 'Triggers-Awaited', 'Triggers-Pending', 'Installed-Size', 'Provides',
+  'Pre-Depends', 'Depends', 'Recommends', 'Recommended', 'Suggests', 'Optional', 'Conflicts', 'Breaks',
+  'Replaces', 'Enhances', 'Filename', 'MSDOS-Filename', 'Size', 'MD5sum', 'SHA1', 'SHA256', 'SHA512',
+  'Homepage', 'Description', 'Tag', 'Task',
+];
+const RANK = new Map(PACKAGE_FIELD_ORDER.map((name, i) => [name.toLowerCase(), i]));
+
+/** Size and hashes of a file, hex digests. */
+export interface FileHashes {
+  size: number;
+  md5: string;
+  sha1: string;
+  sha256: string;
+  sha512: string;
+}
+
+/** Fields that the archive sets; a package's own copy of them is dropped. */
+const ARCHIVE_FIELDS = new Set(['filename', 'size', 'md5sum', 'sha1', 'sha256', 'sha512', 'status']);
+
+/** One Packages stanza (with its trailing newline, without the blank separator line). */
+export function packagesStanza(control: readonly Field[], filename: string, file: FileHashes): string {
+  const fields: Stanza = control.filter((f) => !ARCHIVE_FIELDS.has(f.name.toLowerCase())).map((f) => ({ ...f }));
+  fields.push(
+    { name: 'Filename', value: filename },
+    { name: 'Size', value: String(file.size) },
+    { name: 'MD5sum', value: file.md5 },
+    { name: 'SHA1', value: file.sha1 },
+    { name: 'SHA256', value: file.sha256 },
+    { name: 'SHA512', value: file.sha512 },
+  );
+  const unknown = PACKAGE_FIELD_ORDER.length;
+  const ordered = fields
+    .map((f, i) => ({ f, i, r: RANK.get(f.name.toLowerCase()) ?? unknown }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.f);
+  return formatStanza(ordered);
+}
+
+/** A Packages file from stanzas already in their final order. */
+export function packagesFile(stanzas: readonly string[]): string {
+  return stanzas.join('\n');
+}
+
+/** pool/<component>/<prefix>/<source>/: "lib" sources get four letters of prefix (Debian policy). */
+export function poolDirectory(component: string, source: string): string {
+  const prefix = source.startsWith('lib') && source.length > 3 ? source.slice(0, 4) : source.slice(0, 1);
+  return `pool/${component}/${prefix}/${source}`;
+}
+
+/** Debian's file name: package_version-without-epoch_arch.deb. */
+export function debFileName(pkg: string, version: string, arch: string): string {
+  const colon = version.indexOf(':');
+  return `${pkg}_${colon >= 0 ? version.slice(colon + 1) : version}_${arch}.deb`;
+}
