@@ -1,0 +1,81 @@
+import { execFile } from 'node:child_process';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILD_AGENT_UNIT } from '../../packages/orchestrator-agent/src/machines/units';
+
+const run = promisify(execFile);
+const UNITS_DIR = new URL('../../deploy/systemd/', import.meta.url).pathname;
+const AGENTS = ['build-agent', 'orchestrator-agent', 'repo-agent'];
+
+let root: string;
+
+/**
+ * A throwaway root for `systemd-analyze verify --root`: the system's own units (so that
+ * multi-user.target and friends resolve), ours under /etc/systemd/system, and a stand-in
+ * executable at each ExecStart path (verify checks that the command exists and is executable).
+ */
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'pkgfleet-systemd-'));
+  await mkdir(join(root, 'usr/lib/systemd'), { recursive: true });
+  await cp('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
+  await mkdir(join(root, 'etc/systemd/system'), { recursive: true });
+  await mkdir(join(root, 'usr/local/bin'), { recursive: true });
+  for (const a of AGENTS) {
+    await cp(join(UNITS_DIR, `${a}.service`), join(root, 'etc/systemd/system', `${a}.service`));
+    await writeFile(join(root, 'usr/local/bin', a), '#!/bin/sh\nexit 0\n');
+    await chmod(join(root, 'usr/local/bin', a), 0o755);
+  }
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function verify(unit: string): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run('systemd-analyze', ['verify', `--root=${root}`, unit]);
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, output: e.stdout + e.stderr };
+  }
+}
+
+describe('deploy/systemd units', () => {
+  it.each(AGENTS)('%s.service passes systemd-analyze verify without a single line of output', async (agent) => {
+    // verify exits 0 on warnings: any output counts as a failure.
+    expect(await verify(`${agent}.service`)).toEqual({ code: 0, output: '' });
+  });
+
+  it('verify catches a misspelt directive and a missing executable (the check can fail)', async () => {
+    const unit = join(root, 'etc/systemd/system/broken-agent.service');
+    const text = (await readFile(join(UNITS_DIR, 'repo-agent.service'), 'utf8')).replace('ProtectHome=yes', 'ProtectHome=yes\nProtectHomme=yes');
+    await writeFile(unit, text.replaceAll('/usr/local/bin/repo-agent', '/usr/local/bin/not-installed'));
+    const { output } = await verify('broken-agent.service');
+    expect(output).toMatch(/ProtectHomme/);
+    expect(output).toMatch(/not-installed/);
+    await rm(unit);
+  });
+
+  it.each(AGENTS)('%s.service is hardened (systemd-analyze security exposure at most 2.5)', async (agent) => {
+    const { stdout } = await run('systemd-analyze', ['security', '--offline=yes', '--threshold=25', join(UNITS_DIR, `${agent}.service`)]);
+    const level = Number(/Overall exposure level for \S+: (\d+(?:\.\d+)?)/.exec(stdout)?.[1]);
+    expect(level).toBeLessThanOrEqual(2.5);
+    const text = await readFile(join(UNITS_DIR, `${agent}.service`), 'utf8');
+    for (const d of ['ProtectSystem=strict', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'ProtectHome=yes', 'Restart=on-failure']) expect(text).toContain(d);
+    expect(text).toMatch(/^RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6$/m);
+  });
+
+  it('only the repo-agent may bind port 80', async () => {
+    for (const a of AGENTS) {
+      const text = await readFile(join(UNITS_DIR, `${a}.service`), 'utf8');
+      expect(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m.test(text)).toBe(a === 'repo-agent');
+    }
+  });
+
+  it('the unit cloud-init installs on build machines is deploy/systemd/build-agent.service', async () => {
+    expect(BUILD_AGENT_UNIT).toBe(await readFile(join(UNITS_DIR, 'build-agent.service'), 'utf8'));
+  });
+});
