@@ -1,7 +1,15 @@
 import { createProgram, type Command } from '@pkgfleet/shared';
+import { register as registerInit } from './commands/init';
+import { register as registerCredentials } from './commands/credentials';
+import { register as registerServe } from './commands/serve';
+import { register as registerArtifacts } from './commands/artifacts';
 
 /** The orchestrator-agent program: one file per subcommand in commands/, registered here. */
 export function buildProgram(): Command {
   const program = createProgram('orchestrator-agent', 'pkgfleet orchestrator: receives artifacts, builds and signs apt and yum repositories, deploys them');
+  registerInit(program);
+  registerCredentials(program);
+  registerServe(program);
+  registerArtifacts(program);
   return program;
 }

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../errors';
 import { DEFAULT_STATE_DIRS, type CommandContext } from '../cli/program';
 import { loadConfig, type Loaded } from './load';
@@ -21,7 +21,7 @@ export function loadAgentConfig<S extends Schema>(ctx: CommandContext, schema: S
   const loaded = loadConfig(schema, { path: explicit ? path : undefined, defaultPath: path, flags: { ...flags, stateDir: ctx.stateDirFlag } });
   const fromConfig = (loaded.config as Record<string, unknown>).stateDir;
   const stateDir = typeof fromConfig === 'string' ? fromConfig : (process.env.PKGFLEET_STATE_DIR || DEFAULT_STATE_DIRS[ctx.agent]);
-  return { ...loaded, stateDir, configFile: path };
+  return { ...loaded, stateDir: resolve(stateDir), configFile: path };
 }
 
 /** Parse `HOST:PORT`, `[v6]:PORT` or `:PORT`. */

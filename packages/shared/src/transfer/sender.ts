@@ -80,6 +80,8 @@ export interface PushOptions {
   maxBackoffMs?: number;
   replyTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Bandwidth limit in bytes per second (like rsync --bwlimit); 0 or undefined = none. */
+  bwLimit?: number;
 }
 
 /** One attempt over one connection. */
@@ -99,6 +101,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
   const bar = progress ?? createProgress({ total, label: `push ${req.release}/${req.target}`, logger: log, tty: opts.tty });
   const chunkSize = conn.welcome.limits.chunkSize;
   let done = 0;
+  const started = Date.now();
   const pending = new Map<string, { bytes: number; resumedFrom: number }>();
   const sent: PushResult['sent'] = [];
   const failures: Error[] = [];
@@ -135,6 +138,10 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
         bytes += (chunk as Buffer).length;
         done += (chunk as Buffer).length;
         bar.update(done, f.name);
+        if (opts.bwLimit) {
+          const ahead = (done / opts.bwLimit) * 1000 - (Date.now() - started);
+          if (ahead > 0) await sleep(ahead, opts.signal);
+        }
       }
     }
     conn.send({ type: 'file.end', name: f.name });

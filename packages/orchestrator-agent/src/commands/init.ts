@@ -1,0 +1,29 @@
+import { mkdir } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { contextFor, CredentialStore, parseListen, authority, writeFileAtomic, type Command } from '@pkgfleet/shared';
+import { loadOrchestratorConfig } from '../config';
+import { orchestratorPaths } from '../paths';
+
+export function register(program: Command): void {
+  program
+    .command('init')
+    .description('create the state dir, trust store (TLS pre-shared key master) and config; idempotent')
+    .option('--listen <addr>', 'address the service will listen on (HOST:PORT)')
+    .option('--public-url <url>', 'wss:// URL build machines use to reach this orchestrator')
+    .action(async (opts: { listen?: string; publicUrl?: string }, cmd: Command) => {
+      const ctx = contextFor(cmd, 'orchestrator-agent');
+      const { config, stateDir, configFile } = loadOrchestratorConfig(ctx, { listen: opts.listen, publicUrl: opts.publicUrl });
+      const listen = parseListen(config.listen);
+      const publicUrl = config.publicUrl ?? `wss://${authority(listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host, listen.port)}`;
+      const paths = orchestratorPaths(stateDir);
+      for (const dir of [paths.stateDir, paths.incoming, paths.registrations]) await mkdir(dir, { recursive: true, mode: 0o750 });
+      const created = await new CredentialStore(paths.trust).init();
+      // Keep settings already in the file; write what init was told.
+      let existing: Record<string, unknown> = {};
+      if (existsSync(configFile)) existing = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+      const next = { ...existing, stateDir, listen: config.listen, publicUrl };
+      await writeFileAtomic(configFile, JSON.stringify(next, null, 2) + '\n', { mode: 0o640 });
+      ctx.logger.info(created ? 'initialized orchestrator' : 'orchestrator already initialized; config updated', { stateDir, config: configFile, publicUrl });
+      ctx.stdout(`${created ? 'initialized' : 'already initialized'}: state ${stateDir}, config ${configFile}, public URL ${publicUrl}`);
+    });
+}

@@ -1,0 +1,90 @@
+import { AuthError, IncomingStore, PushSessionMachine, ProtocolError, type Connection, type FileWriter, type Message, type SessionHandler } from '@pkgfleet/shared';
+import type { Registrations } from './registrations';
+
+/**
+ * One build machine's connection: pushes land in the incoming store; `register` records the
+ * machine for `machines create --wait`. The state machine checks order; this does the I/O.
+ */
+export function createBuildSession(conn: Connection, store: IncomingStore, registrations: Registrations): SessionHandler {
+  const cred = conn.credential;
+  if (cred.role !== 'build' || !cred.release || !cred.target) throw new AuthError('E_CREDENTIAL_REFUSED', `credential ${cred.id} is not a build credential`);
+  const scope = { release: cred.release, target: cred.target };
+  const machine = new PushSessionMachine(scope, conn.limits);
+  const pushedBy = `${cred.id}@${conn.hostname ?? conn.peer}`;
+  let writer: FileWriter | undefined;
+  let registered = false;
+  let beat: NodeJS.Timeout | undefined;
+  const log = conn.logger;
+
+  const touch = async (connected: boolean) => {
+    const prev = await registrations.read(scope.release, scope.target);
+    if (prev) await registrations.write({ ...prev, lastSeen: new Date().toISOString(), connected });
+  };
+
+  return {
+    async onMessage(msg: Message) {
+      switch (msg.type) {
+        case 'push.offer': {
+          machine.onOffer(msg);
+          const files = await store.status(scope.release, scope.target, msg.files, msg.replace);
+          conn.send({ type: 'push.status', files });
+          log.info('push offered', { release: scope.release, target: scope.target, files: msg.files.length, missing: files.filter((f) => f.state !== 'complete').length });
+          return;
+        }
+        case 'file.begin': {
+          const cur = machine.onBegin(msg);
+          try {
+            writer = await store.begin(scope.release, scope.target, cur, machine.replace);
+          } catch (err) {
+            machine.closeCurrent();
+            throw err;
+          }
+          return;
+        }
+        case 'file.end': {
+          const cur = machine.onEnd(msg);
+          const w = writer!;
+          writer = undefined;
+          machine.closeCurrent();
+          try {
+            const landed = await w.finish(pushedBy);
+            conn.send({ type: 'file.done', name: cur.name, sha256: cur.sha256, bytesReceived: landed.bytesReceived });
+            log.info('file landed', { release: scope.release, target: scope.target, file: cur.name, size: cur.size, bytesReceived: landed.bytesReceived, resumedFrom: landed.resumedFrom });
+          } catch (err) {
+            log.warn('file refused', { file: cur.name, reason: (err as Error).message });
+            conn.sendError(err, { name: cur.name, fatal: (err as { code?: string }).code === 'E_DISK_FULL' });
+          }
+          return;
+        }
+        case 'register': {
+          if (msg.release !== scope.release || msg.target !== scope.target) {
+            throw new AuthError('E_CREDENTIAL_SCOPE', `this credential is for release ${scope.release} target ${scope.target}, not release ${msg.release} target ${msg.target}`, 'use the credential issued for this machine');
+          }
+          const now = new Date().toISOString();
+          await registrations.write({ release: scope.release, target: scope.target, hostname: msg.hostname, peer: conn.peer, credentialId: cred.id, agentVersion: msg.agentVersion, registeredAt: now, lastSeen: now, connected: true });
+          registered = true;
+          // lastSeen on disk follows the connection's liveness (the transport drops dead peers).
+          beat = setInterval(() => void touch(true).catch(() => {}), conn.limits.heartbeatMs);
+          conn.send({ type: 'registered', release: scope.release, target: scope.target });
+          log.info('build machine registered', { release: scope.release, target: scope.target, hostname: msg.hostname });
+          return;
+        }
+        default:
+          throw new ProtocolError('E_UNEXPECTED', `unexpected ${msg.type} from a build agent`);
+      }
+    },
+    async onBinary(data: Buffer) {
+      machine.onData(data.length);
+      await writer!.write(data);
+    },
+    async onClose(reason: string) {
+      if (beat) clearInterval(beat);
+      if (writer) {
+        log.info('connection ended mid-file; keeping the part for a resume', { file: machine.current?.name, reason });
+        await writer.abort(false);
+        writer = undefined;
+      }
+      if (registered) await touch(false).catch(() => {});
+    },
+  };
+}
