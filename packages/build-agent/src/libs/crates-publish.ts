@@ -96,7 +96,7 @@ export async function publishCrates(o: CratesRunOptions, port: CratesPort): Prom
     const deadline = now() + o.indexTimeoutMs;
     let interval = o.indexPollMs;
     let announced = false;
-    let last = '';
+    let last: string;
     for (;;) {
       const r = await port.visible(pending, crate.dir);
       if (r.visible) {
