@@ -74,8 +74,16 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
       }
     },
     async onBinary(data: Buffer) {
-      machine.onData(data.length);
-      await writer!.write(data);
+      const cur = machine.onData(data.length);
+      try {
+        await writer!.write(data);
+      } catch (err) {
+        // The writer already removed the part (e.g. disk full): end this connection cleanly.
+        writer = undefined;
+        machine.closeCurrent();
+        log.warn('receive failed', { file: cur.name, reason: (err as Error).message });
+        conn.sendError(err, { name: cur.name, fatal: true });
+      }
     },
     async onClose(reason: string) {
       if (beat) clearInterval(beat);
