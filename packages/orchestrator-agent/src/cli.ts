@@ -3,6 +3,8 @@ import { register as registerInit } from './commands/init';
 import { register as registerCredentials } from './commands/credentials';
 import { register as registerServe } from './commands/serve';
 import { register as registerArtifacts } from './commands/artifacts';
+import { register as registerKeys } from './commands/keys';
+import { register as registerRepoPublish } from './commands/repo-publish';
 
 /** The orchestrator-agent program: one file per subcommand in commands/, registered here. */
 export function buildProgram(): Command {
@@ -11,5 +13,7 @@ export function buildProgram(): Command {
   registerCredentials(program);
   registerServe(program);
   registerArtifacts(program);
+  registerKeys(program);
+  registerRepoPublish(program);
   return program;
 }

@@ -62,6 +62,12 @@ export interface RepoFormat<S = unknown, R = unknown> {
   readonly name: string;
   /** Lower-case file extensions this format claims, with the dot: ['.deb']. */
   readonly extensions: readonly string[];
+  /**
+   * The top directory of the served tree this format owns ('apt', 'rpm'). When a publish has no
+   * input for this format, the pipeline carries this directory over unchanged (hard links) and
+   * keeps the format's state: it is neither re-read nor re-signed.
+   */
+  readonly dir: string;
   /** The state of an empty repository. */
   emptyState(): S;
   /** Check a state read back from disk (written by an older version?); throw if unusable. */
@@ -83,9 +89,10 @@ export interface FormatSummary {
 }
 
 /** A format that is registered but not built yet (yum until it lands). */
-export function notBuiltYet(name: string, extensions: readonly string[], what: string): RepoFormat {
+export function notBuiltYet(name: string, dir: string, extensions: readonly string[], what: string): RepoFormat {
   return {
     name,
+    dir,
     extensions,
     emptyState: () => ({}),
     parseState: (raw) => raw,

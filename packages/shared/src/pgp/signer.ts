@@ -79,8 +79,13 @@ export async function loadSigner(keyData: string | Uint8Array, passphrase: strin
       return openpgp.sign({ message, signingKeys, detached: true, format: 'armored', config: SIGN_CONFIG });
     },
     async clearSign(text) {
-      const message = await openpgp.createCleartextMessage({ text });
-      return openpgp.sign({ message, signingKeys, config: SIGN_CONFIG });
+      // As gpg --clearsign writes it (and apt compares InRelease with Release): the text's last
+      // line break is the one before the signature armor, and lines end in LF (openpgp.js writes
+      // CRLF; the signature is over canonical CRLF text either way).
+      const body = text.endsWith('\n') ? text.slice(0, -1) : text;
+      const message = await openpgp.createCleartextMessage({ text: body });
+      const armored = await openpgp.sign({ message, signingKeys, config: SIGN_CONFIG });
+      return armored.replace(/\r\n/g, '\n');
     },
     publicKeyArmored: () => pub.armor(),
     publicKeyBinary: () => pub.write(),

@@ -1,0 +1,52 @@
+import { resolve } from 'node:path';
+import { contextFor, UsageError, type Command } from '@pkgfleet/shared';
+import { loadOrchestratorConfig } from '../config';
+import { publish } from '../publish/pipeline';
+import { repoSettings } from '../publish/settings';
+import { signerFromFiles } from '../publish/signing';
+import { servedTreePath } from '../publish/tree';
+
+/** The release date: $SOURCE_DATE_EPOCH (reproducible builds) if set, else now. */
+function publishDate(env: NodeJS.ProcessEnv = process.env): Date {
+  const s = env.SOURCE_DATE_EPOCH;
+  if (s === undefined || s === '') return new Date();
+  if (!/^\d+$/.test(s)) throw new UsageError(`$SOURCE_DATE_EPOCH "${s}" is not a number of seconds`);
+  return new Date(Number(s) * 1000);
+}
+
+export function register(program: Command): void {
+  const repo = program.commands.find((c) => c.name() === 'repo') ?? program.command('repo').description('the apt and yum repository tree');
+  repo
+    .command('publish')
+    .description('add .deb/.rpm files (or folders of them) to the repository at DIR, write and sign its metadata, switch to it atomically')
+    .requiredOption('--root <dir>', 'repository root (the served tree is DIR/current)')
+    .requiredOption('--channel <channel>', 'apt suite / yum channel, one of repoSuites (stable, nightly)')
+    .requiredOption('--key <file>', 'armored private signing key (mode 0600)')
+    .option('--passphrase-file <file>', 'passphrase of the key (or $PKGFLEET_KEY_PASSPHRASE)')
+    .option('--json', 'print the result as one JSON document')
+    .argument('<path...>', 'package files or folders')
+    .action(async (paths: string[], opts: { root: string; channel: string; key: string; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      const ctx = contextFor(cmd, 'orchestrator-agent');
+      const { config } = loadOrchestratorConfig(ctx);
+      const settings = repoSettings(config);
+      if (!settings.suites.includes(opts.channel)) {
+        throw new UsageError(`--channel ${opts.channel} is not a configured suite (repoSuites: ${settings.suites.join(', ')})`);
+      }
+      const signer = await signerFromFiles(opts.key, opts.passphraseFile);
+      const root = resolve(opts.root);
+      const t0 = performance.now();
+      const res = await publish({
+        root, channel: opts.channel, paths, signer, settings, now: publishDate(), logger: ctx.logger, signal: ctx.signal,
+        keepTrees: config.repoKeepTrees,
+      });
+      const ms = Math.round(performance.now() - t0);
+      if (opts.json) {
+        ctx.stdout(JSON.stringify({ id: res.id, served: servedTreePath(root), tree: res.tree, ms, formats: res.formats }, null, 2));
+        return;
+      }
+      for (const f of res.formats) {
+        ctx.logger.info(`published ${f.format}`, { channel: opts.channel, packages: f.packages, added: f.added.length, removed: f.removed.length });
+      }
+      ctx.stdout(`published ${res.id} to ${servedTreePath(root)} in ${ms} ms`);
+    });
+}

@@ -1,0 +1,91 @@
+import { open } from 'node:fs/promises';
+import { DEB_HEAD_BYTES, DebFormatError, readDebHead, type DebControl, type FileHashes } from '@pkgfleet/shared';
+import { identityOf, type FileIdentity } from '../cache';
+import { PublishError, type FormatContext } from '../format';
+import { hashFiles, type HashedFile } from '../hash';
+
+/** A new .deb given to `repo publish`: its control data and hashes. */
+export interface DebRecord extends FileHashes {
+  input: string;
+  package: string;
+  version: string;
+  architecture: string;
+  source: string;
+  control: [string, string][];
+}
+
+/** Cached per file identity; bump the kind when the record's shape changes. */
+const CACHE_KIND = 'deb-v1';
+type Cached = Omit<DebRecord, 'input'>;
+
+async function readMore(path: string, need: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(need);
+    const { bytesRead } = await fh.read(buf, 0, need, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function controlOf(f: HashedFile): Promise<DebControl> {
+  let head = f.head;
+  for (;;) {
+    const r = await readDebHead(head, f.size, f.path);
+    if ('control' in r) return r.control;
+    if (r.need <= head.length) throw new DebFormatError('E_DEB_AR', `${f.path}: damaged ar archive`, 'rebuild the package');
+    head = await readMore(f.path, Math.min(r.need, f.size));
+  }
+}
+
+/**
+ * Read the new .debs (only those the cache does not know), validate them against the settings.
+ * Errors name the file and the problem.
+ */
+export async function ingestDebs(files: readonly string[], ctx: FormatContext): Promise<DebRecord[]> {
+  const records = new Map<string, DebRecord>();
+  const ids = new Map<string, FileIdentity>();
+  const toRead: string[] = [];
+  for (const input of files) {
+    let id: FileIdentity;
+    try {
+      id = await identityOf(input);
+    } catch (err) {
+      throw new PublishError('E_PUBLISH_INPUT', `${input}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, undefined, { cause: err });
+    }
+    ids.set(input, id);
+    const hit = ctx.cache.get<Cached>(CACHE_KIND, id);
+    if (hit) records.set(input, { ...hit, input });
+    else toRead.push(input);
+  }
+  if (toRead.length) ctx.logger.debug('reading new packages', { count: toRead.length, cached: files.length - toRead.length });
+  await hashFiles(toRead, DEB_HEAD_BYTES, async (f) => {
+    const c = await controlOf(f);
+    const rec: DebRecord = {
+      input: f.path,
+      package: c.package,
+      version: c.version,
+      architecture: c.architecture,
+      source: c.source,
+      control: c.fields.map((x) => [x.name, x.value]),
+      size: f.size, md5: f.md5, sha1: f.sha1, sha256: f.sha256, sha512: f.sha512,
+    };
+    records.set(f.path, rec);
+    const id = ids.get(f.path)!;
+    // a file that changed while it was read must not be cached under its old identity
+    const { input: _input, ...cached } = rec;
+    if (id.size === f.size) ctx.cache.set<Cached>(CACHE_KIND, id, cached);
+  }).catch((err: unknown) => {
+    if (err instanceof PublishError || err instanceof DebFormatError) throw err;
+    throw new PublishError('E_PUBLISH_INPUT', (err as Error).message, undefined, { cause: err });
+  });
+  const allowed = new Set([...ctx.settings.architectures, 'all']);
+  const out = files.map((f) => records.get(f)!);
+  for (const r of out) {
+    if (!allowed.has(r.architecture)) {
+      throw new PublishError('E_PUBLISH_ARCH', `${r.input}: Architecture "${r.architecture}" is not configured (repoArchitectures: ${ctx.settings.architectures.join(', ')})`, 'add it to repoArchitectures in the config, or leave the package out');
+    }
+  }
+  return out;
+}
