@@ -1,0 +1,87 @@
+// Node single-executable applications (SEA): a bundle injected into a copy of a node binary.
+// x64 goes through @yao-pkg/pkg's SEA path; for arm64 that path would have to *run* the arm64
+// binary (it asks it for its version), so there the same steps are done here: the blob is made
+// by the x64 node of the same version (the blob format is version-specific, not arch-specific;
+// no code cache or snapshot, which would be) and injected into the arm64 binary with postject.
+import { createWriteStream } from 'node:fs';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { run, StepError } from './util.mjs';
+
+const require = createRequire(import.meta.url);
+// Built by concatenation, as pkg does, so the sentinel never appears verbatim in a file that
+// might itself end up inside a blob.
+const SEA_FUSE = 'NODE_SEA' + '_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+const SEA_CONFIG = { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false };
+// LIEF (inside postject) complains about note-section names it re-reads after growing the section
+// table; harmless, and pkg filters the same lines.
+const BENIGN_POSTJECT = /^warning: Can't find string offset for section name '\.note/;
+
+export const SEA_RECIPE = { config: SEA_CONFIG, pkg: require('@yao-pkg/pkg/package.json').version, postject: require('postject/package.json').version };
+
+/** dist/bin/<agent>-linux-x64 via pkg's SEA path. `nodePath` is the stripped x64 node. */
+export async function seaX64(bundle, nodePath, output) {
+  const { log } = require('@yao-pkg/pkg/lib-es5/log');
+  const sea = require('@yao-pkg/pkg/lib-es5/sea.js').default;
+  log.info = () => {}; // our own summary says what was built
+  try {
+    await sea(bundle, {
+      targets: [{ nodeRange: 'node24', platform: 'linux', arch: 'x64', output }],
+      nodePath,
+      signature: false,
+      seaConfig: SEA_CONFIG,
+    });
+  } catch (e) {
+    throw new StepError('SEA (linux-x64)', `pkg could not make ${output}: ${e.message}`, 'check that the bundle runs with node_modules/.bin/node', { cause: e });
+  }
+  await chmod(output, 0o755);
+}
+
+/** Same result for another arch: blob from `generator` (x64 node, same version), injected into `nodePath`. */
+export async function seaCross(arch, bundle, generator, nodePath, output) {
+  const step = `SEA (linux-${arch})`;
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'pkgfleet-sea-'));
+  try {
+    const blob = path.join(tmp, 'sea-prep.blob');
+    const config = path.join(tmp, 'sea-config.json');
+    await writeFile(config, JSON.stringify({ main: bundle, output: blob, ...SEA_CONFIG }));
+    await run(step, generator, ['--experimental-sea-config', config], { hint: 'the x64 node binary in .cache/node must run here: delete .cache/node and rebuild' });
+    await copyFile(nodePath, output);
+    const { inject } = require('postject');
+    const data = await readFile(blob);
+    await withFilteredStderr(() => inject(output, 'NODE_SEA_BLOB', data, { sentinelFuse: SEA_FUSE, overwrite: true }));
+    await chmod(output, 0o755);
+  } catch (e) {
+    if (e instanceof StepError) throw e;
+    throw new StepError(step, `postject could not inject into ${output}: ${e.message}`, 'delete .cache/node to re-fetch the node binary, then rebuild', { cause: e });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function withFilteredStderr(fn) {
+  const original = process.stderr.write;
+  process.stderr.write = function (chunk, ...rest) {
+    if (BENIGN_POSTJECT.test(String(chunk))) {
+      const cb = rest.find((r) => typeof r === 'function');
+      if (cb) process.nextTick(cb);
+      return true;
+    }
+    return original.call(process.stderr, chunk, ...rest);
+  };
+  try {
+    return await fn();
+  } finally {
+    process.stderr.write = original;
+  }
+}
+
+/** `xz -T2` of `file` into `output`, streamed. */
+export async function xz(file, output) {
+  const out = createWriteStream(output);
+  const closed = new Promise((resolve, reject) => out.on('close', resolve).on('error', reject));
+  await run('xz', 'xz', ['-T2', '-c', file], { stdout: out, hint: 'apt-get install xz-utils' });
+  await closed;
+}
