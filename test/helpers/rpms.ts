@@ -72,7 +72,8 @@ export async function rpmbuild(dir: string, o: SpecOptions): Promise<string> {
   ];
   const spec = join(top, 'SPECS', `${o.name}.spec`);
   await writeFile(spec, Buffer.concat(lines.map((l) => Buffer.concat([Buffer.isBuffer(l) ? l : Buffer.from(l), Buffer.from('\n')]))));
-  const args = ['--define', `_topdir ${top}`, '--define', '_build_id_links none', '--define', '__os_install_post %{nil}', '--nodeps', '-bb', spec];
+  // rpm >= 4.17 stops on non-UTF-8 text unless told (packages from older builders have Latin-1)
+  const args = ['--define', `_topdir ${top}`, '--define', '_invalid_encoding_terminates_build 0', '--define', '_build_id_links none', '--define', '__os_install_post %{nil}', '--nodeps', '-bb', spec];
   if (arch !== 'noarch') args.unshift('--target', arch);
   try {
     await run('rpmbuild', args, { env: { ...process.env, HOME: top, LC_ALL: 'C' }, maxBuffer: 16 << 20 });
