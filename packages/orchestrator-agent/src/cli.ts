@@ -5,6 +5,7 @@ import { register as registerServe } from './commands/serve';
 import { register as registerArtifacts } from './commands/artifacts';
 import { register as registerKeys } from './commands/keys';
 import { register as registerRepoPublish } from './commands/repo-publish';
+import { register as registerMachines } from './commands/machines';
 
 /** The orchestrator-agent program: one file per subcommand in commands/, registered here. */
 export function buildProgram(): Command {
@@ -15,5 +16,6 @@ export function buildProgram(): Command {
   registerArtifacts(program);
   registerKeys(program);
   registerRepoPublish(program);
+  registerMachines(program);
   return program;
 }

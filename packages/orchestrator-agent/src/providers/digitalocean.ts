@@ -15,6 +15,8 @@ export interface DropletSettings {
 
 export interface DigitalOceanOptions extends DoApiOptions {
   droplet: DropletSettings;
+  /** Per-target overrides of region, size, image (e.g. another image for rpm targets). */
+  dropletFor?: (target: string) => Partial<Pick<DropletSettings, 'region' | 'size' | 'image'>>;
   /** The cloud-init user-data for a new machine. */
   userData: (release: string, target: string, bootstrap: Bootstrap) => string;
   /** How often waitReady and delete look at the droplets (default 5 s). */
@@ -76,7 +78,7 @@ export class DigitalOceanProvider implements Provider {
    * it up by its tags before trying again, so that a retry never makes a second one.
    */
   private async createOne(release: string, target: string, bootstrap: Bootstrap, signal?: AbortSignal): Promise<Machine> {
-    const d = this.opts.droplet;
+    const d = { ...this.opts.droplet, ...this.opts.dropletFor?.(target) };
     const body = {
       name: machineName(release, target),
       region: d.region,
