@@ -7,19 +7,17 @@ import { FormatError } from '../errors';
  * xz (.xz container, LZMA2) through liblzma compiled to WebAssembly (node-liblzma's wasm build):
  * native addons do not load in the shipped single executables, WebAssembly does.
  *
- * The .wasm binary is found, in this order: the executable's SEA asset `liblzma.wasm`
- * (scripts/build.mjs adds it), else the file in node_modules (tests, the bundle run by node).
+ * The .wasm binary comes from the bundle when there is one (scripts/lib/bundle.mjs loads `.wasm`
+ * imports as bytes, so the executable carries it), else from node_modules (tests, dev runs).
  */
-export const LIBLZMA_WASM_ASSET = 'liblzma.wasm';
-
 let ready: Promise<unknown> | undefined;
 
 async function wasmBinary(): Promise<Uint8Array> {
   try {
-    const sea = (await import('node:sea')) as { isSea(): boolean; getAsset(key: string): ArrayBuffer };
-    if (sea.isSea()) return new Uint8Array(sea.getAsset(LIBLZMA_WASM_ASSET));
+    const embedded = (await import('node-liblzma/wasm/liblzma.wasm')) as { default?: unknown };
+    if (embedded.default instanceof Uint8Array) return embedded.default;
   } catch {
-    // not a single executable, or no asset: fall through to the package file
+    // not bundled: Node (or vite) cannot import a .wasm file as bytes; read the file instead
   }
   const require = createRequire(import.meta.url);
   return new Uint8Array(await readFile(require.resolve('node-liblzma/wasm/liblzma.wasm')));
