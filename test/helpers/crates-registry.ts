@@ -50,6 +50,11 @@ export interface CratesRegistry {
   published: string[];
   /** Answer the next matching requests with these faults, one each, before serving normally. */
   inject(method: string, pathPrefix: string, faults: InjectedFault[]): void;
+  /**
+   * Accept a version as if an earlier run had published it (the API knows it at once; the index
+   * after the configured delay). `crate` is the .crate file (`cargo package` makes one).
+   */
+  preload(meta: { name: string; vers: string }, crate: Buffer): void;
   /** Index lines of a crate as committed (for assertions). */
   indexLines(name: string): Promise<unknown[]>;
   close(): Promise<void>;
@@ -133,21 +138,14 @@ export async function startCratesRegistry(opts: CratesRegistryOptions): Promise<
     return indexQueue;
   };
 
-  const publish = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-    if (req.headers.authorization !== opts.token) return fail(req, res, 403, 'authentication failed: the given token is not valid');
-    let parsed: { meta: PublishMeta; crate: Buffer };
-    try {
-      parsed = parsePublishBody(body);
-    } catch (err) {
-      return fail(req, res, 400, `invalid upload request: ${(err as Error).message}`);
-    }
-    const { meta, crate } = parsed;
+  /** The publish API's checks and effects, shared by PUT /api/v1/crates/new and preload(). */
+  const accept = (meta: PublishMeta, crate: Buffer): { status: number; detail?: string; committed: Promise<unknown> } => {
     const key = meta.name.toLowerCase();
     const known = versions.get(key);
-    if (known?.has(meta.vers)) return fail(req, res, 400, `crate version \`${meta.vers}\` is already uploaded`);
+    if (known?.has(meta.vers)) return { status: 400, detail: `crate version \`${meta.vers}\` is already uploaded`, committed: Promise.resolve() };
     for (const d of meta.deps) {
       // A dependency on this registry must exist in it (registry null = the registry being published to).
-      if (!d.registry && !versions.has(d.name.toLowerCase())) return fail(req, res, 400, `no known crate named \`${d.name}\``);
+      if (!d.registry && !versions.has(d.name.toLowerCase())) return { status: 400, detail: `no known crate named \`${d.name}\``, committed: Promise.resolve() };
     }
     const cksum = createHash('sha256').update(crate).digest('hex');
     // Index entry as crates.io writes it: `req` for version_req, `package` for a renamed dependency.
@@ -175,17 +173,28 @@ export async function startCratesRegistry(opts: CratesRegistryOptions): Promise<
     versions.get(key)!.set(meta.vers, { cksum, crate: Buffer.from(crate), line });
     published.push(`${meta.name}@${meta.vers}`);
     const delay = opts.indexDelayMs ?? 0;
-    const commit = () => addToIndex(meta.name, line);
-    if (delay > 0) {
-      const t = setTimeout(() => {
-        timers.delete(t);
-        void commit();
-      }, delay);
-      timers.add(t);
-      reply(req, res, 200, { warnings: { invalid_categories: [], invalid_badges: [], other: [] } });
-    } else {
-      void commit().then(() => reply(req, res, 200, { warnings: { invalid_categories: [], invalid_badges: [], other: [] } }));
+    if (delay <= 0) return { status: 200, committed: addToIndex(meta.name, line) };
+    // The database has it now, the index only later: the API answers before the index shows it.
+    const t = setTimeout(() => {
+      timers.delete(t);
+      void addToIndex(meta.name, line);
+    }, delay);
+    timers.add(t);
+    return { status: 200, committed: Promise.resolve() };
+  };
+
+  const publish = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    if (req.headers.authorization !== opts.token) return fail(req, res, 403, 'authentication failed: the given token is not valid');
+    let parsed: { meta: PublishMeta; crate: Buffer };
+    try {
+      parsed = parsePublishBody(body);
+    } catch (err) {
+      return fail(req, res, 400, `invalid upload request: ${(err as Error).message}`);
     }
+    const r = accept(parsed.meta, parsed.crate);
+    if (r.status !== 200) return fail(req, res, r.status, r.detail ?? 'rejected');
+    // Without a delay the index has the version before the API answers, like a quiet crates.io.
+    void r.committed.then(() => reply(req, res, 200, { warnings: { invalid_categories: [], invalid_badges: [], other: [] } }));
   };
 
   const server = createServer((req, res) => {
@@ -233,6 +242,10 @@ export async function startCratesRegistry(opts: CratesRegistryOptions): Promise<
     published,
     inject(method, pathPrefix, list) {
       for (const fault of list) faults.push({ method, prefix: pathPrefix, fault });
+    },
+    preload(meta, crate) {
+      const r = accept({ deps: [], features: {}, ...meta }, crate);
+      if (r.status !== 200) throw new Error(`preload ${meta.name}@${meta.vers}: ${r.detail}`);
     },
     async indexLines(name) {
       const text = await readFile(join(indexDir, indexPath(name)), 'utf8').catch(() => '');

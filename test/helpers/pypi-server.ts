@@ -78,7 +78,8 @@ export async function startPypiServer(opts: PypiServerOptions): Promise<PypiServ
   // Warehouse answers upload errors with the message as the HTTP reason phrase (twine prints it).
   const fail = (req: IncomingMessage, res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) => {
     const auth = req.headers.authorization;
-    const text = opts.echoAuthInErrors && auth ? `${message} (Authorization: ${auth})` : message;
+    const password = auth?.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':').slice(1).join(':') : '';
+    const text = opts.echoAuthInErrors && auth ? `${message} (Authorization: ${auth}, password ${password})` : message;
     requests.push(`${req.method} ${req.url} ${status}`);
     res.writeHead(status, text.replace(/[^\x20-\x7e]/g, ' '), { 'content-type': 'text/plain', ...headers }).end(`${status} ${text}\n`);
   };

@@ -1,4 +1,5 @@
 import { defineSchema, loadAgentConfig, type CommandContext, type ConfigOf } from '@pkgfleet/shared';
+import { libsConfigFields } from './libs/config';
 
 /** The build agent's config (`/etc/pkgfleet/build-agent.json`, written by cloud-init). */
 export const buildAgentSchema = defineSchema({
@@ -10,6 +11,7 @@ export const buildAgentSchema = defineSchema({
   connectTimeout: { type: 'duration', default: 15_000, describe: 'deadline to connect and authenticate' },
   bwLimit: { type: 'number', default: 0, describe: 'bandwidth limit of pushes in bytes per second (0 = none)' },
   replyTimeout: { type: 'duration', default: 120_000, describe: 'deadline for each answer of the orchestrator' },
+  ...libsConfigFields,
 });
 
 export type BuildAgentConfig = ConfigOf<typeof buildAgentSchema>;

@@ -105,10 +105,12 @@ export async function publishCrates(o: CratesRunOptions, port: CratesPort): Prom
         return undefined;
       }
       last = r.output;
-      if (now() + interval > deadline) break;
+      const left = deadline - now();
+      if (left <= 0) break;
       if (!announced) o.logger.info(`waiting for ${pending.map(label).join(', ')} to appear in the index before publishing ${crate.name}`, { timeoutMs: o.indexTimeoutMs });
       announced = true;
-      await sleep(interval, o.signal);
+      // The last poll happens at the deadline, so the whole allowance is used.
+      await sleep(Math.min(interval, left), o.signal);
       interval = Math.min(interval * 2, 10_000);
       pending = pending.filter((d) => !visible.has(key(d)));
     }
