@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,5 +78,62 @@ describe('deploy/systemd units', () => {
 
   it('the unit cloud-init installs on build machines is deploy/systemd/build-agent.service', async () => {
     expect(BUILD_AGENT_UNIT).toBe(await readFile(join(UNITS_DIR, 'build-agent.service'), 'utf8'));
+  });
+
+  it('build-agent.service starts under a real systemd (nspawn): credential handed over, root read-only, state dir writable', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'pkgfleet-nspawn-'));
+    try {
+      await mkdir(join(d, 'out'));
+      // /usr is the host's, read-only: the stand-in executable lives under /opt in the volatile root.
+      const unit = (await readFile(join(UNITS_DIR, 'build-agent.service'), 'utf8')).replaceAll('/usr/local/bin/build-agent', '/opt/pkgfleet/build-agent');
+      await writeFile(join(d, 'unit'), unit);
+      await writeFile(
+        join(d, 'agent'),
+        [
+          '#!/bin/sh',
+          'echo "credential=$(cat "$PKGFLEET_CREDENTIAL")"',
+          'echo "uid=$(id -u)"',
+          'touch /etc/pkgfleet/probe 2>/dev/null && echo etc=writable || echo etc=read-only',
+          'touch /var/lib/pkgfleet-build/probe && echo state=writable || echo state=read-only',
+          'cat /etc/pkgfleet/build-agent.credential >/dev/null 2>&1 && echo raw-credential=readable || echo raw-credential=unreadable',
+          'echo "args=$*"',
+          'exec sleep 600',
+          '',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      await writeFile(join(d, 'cred'), '{"kind":"pkgfleet-credential","secret":"nspawn"}', { mode: 0o600 });
+      await writeFile(join(d, 'cfg'), '{}\n');
+      await writeFile(
+        join(d, 'probe.service'),
+        "[Unit]\nAfter=build-agent.service\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'sleep 2; systemctl show -p ActiveState,SubState build-agent.service > /out/state; journalctl -u build-agent.service -o cat --no-pager > /out/journal; systemctl poweroff'\n",
+      );
+      const machine = `pkgfleet-${randomBytes(4).toString('hex')}`;
+      await run(
+        'timeout',
+        [
+          '120',
+          'systemd-nspawn', '-D', '/', '--volatile=yes', '--register=no', '--keep-unit', '--boot', '--console=passive', `--machine=${machine}`,
+          `--bind=${join(d, 'out')}:/out`,
+          `--bind-ro=${join(d, 'unit')}:/etc/systemd/system/build-agent.service`,
+          `--bind-ro=${join(d, 'probe.service')}:/etc/systemd/system/probe.service`,
+          `--bind-ro=${join(d, 'agent')}:/opt/pkgfleet/build-agent`,
+          `--bind-ro=${join(d, 'cred')}:/etc/pkgfleet/build-agent.credential`,
+          `--bind-ro=${join(d, 'cfg')}:/etc/pkgfleet/build-agent.json`,
+          '--', 'systemd.firstboot=off', 'systemd.wants=build-agent.service', 'systemd.wants=probe.service',
+        ],
+        { maxBuffer: 16 << 20 },
+      );
+      expect(await readFile(join(d, 'out/state'), 'utf8')).toBe('ActiveState=active\nSubState=running\n');
+      const journal = await readFile(join(d, 'out/journal'), 'utf8');
+      expect(journal).toContain('credential={"kind":"pkgfleet-credential","secret":"nspawn"}');
+      expect(journal).toMatch(/uid=[1-9]\d*/);
+      expect(journal).toContain('etc=read-only');
+      expect(journal).toContain('state=writable');
+      expect(journal).toContain('raw-credential=unreadable');
+      expect(journal).toContain('args=serve --config /etc/pkgfleet/build-agent.json --log-format json');
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
   });
 });
