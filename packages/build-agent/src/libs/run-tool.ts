@@ -72,7 +72,7 @@ export function runTool(cmd: string, args: readonly string[], opts: RunToolOptio
 export function tail(output: string, n = 3): string {
   return output
     .split('\n')
-    .map((l) => l.trim())
+    .map((l) => l.replace(/\s+/g, ' ').trim())
     .filter(Boolean)
     .slice(-n)
     .join(' / ');
