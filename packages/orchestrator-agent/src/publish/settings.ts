@@ -15,6 +15,7 @@ export const repoSchema = defineSchema({
   repoValidFor: { type: 'duration', describe: 'if set, Release files carry Valid-Until: Date + this (e.g. 30d written as 720h)' },
   repoKeyName: { type: 'string', default: 'pkgfleet', describe: 'the public key is published as gpg/NAME.asc and gpg/NAME.gpg' },
   repoByHashKeep: { type: 'number', default: 3, describe: 'by-hash generations of each index kept, so clients mid-update still find the files they were promised' },
+  repoBaseUrl: { type: 'string', env: 'PKGFLEET_REPO_BASE_URL', describe: 'URL where the served tree (ROOT/current) is published, e.g. https://packages.example.com; the yum .repo files point there (default: file://ROOT/current)' },
   repoKeepTrees: { type: 'number', default: 2, describe: 'published trees kept on disk under ROOT/trees (the live one included)' },
 });
 
@@ -33,6 +34,8 @@ export interface RepoSettings {
   validFor: number | undefined;
   keyName: string;
   byHashKeep: number;
+  /** URL of the served tree, for the yum .repo files (undefined: file://ROOT/current). */
+  baseUrl?: string | undefined;
 }
 
 export function repoSettings(c: RepoConfig): RepoSettings {
@@ -47,6 +50,7 @@ export function repoSettings(c: RepoConfig): RepoSettings {
     validFor: c.repoValidFor,
     keyName: c.repoKeyName,
     byHashKeep: Math.max(1, Math.floor(c.repoByHashKeep)),
+    baseUrl: c.repoBaseUrl,
   };
 }
 

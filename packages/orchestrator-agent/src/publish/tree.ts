@@ -57,6 +57,8 @@ export interface TreeWriter {
   /** Absolute path of the live tree, if any (read only). */
   readonly previousDir: string | undefined;
   writeFile(rel: string, data: string | Uint8Array): Promise<void>;
+  /** Write a file from chunks (large files that are produced, not copied: signed rpms). */
+  writeChunks(rel: string, chunks: AsyncIterable<Uint8Array>): Promise<void>;
   /** Copy an input file into the tree (never a hard link: the input may change later). */
   addFile(rel: string, source: string): Promise<void>;
   /** Hard-link `prevRel` of the live tree as `rel`; false if the live tree does not have it. */
@@ -96,6 +98,17 @@ export class StagingTree implements TreeWriter {
     const fh = await open(abs, 'wx', 0o644);
     try {
       await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+    this.toSync.add(abs);
+  }
+
+  async writeChunks(rel: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const abs = await this.prepare(rel);
+    const fh = await open(abs, 'wx', 0o644);
+    try {
+      for await (const c of chunks) await fh.write(c);
     } finally {
       await fh.close();
     }

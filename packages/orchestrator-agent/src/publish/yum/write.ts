@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  checkHeaderDigests, filelistsHead, FILELISTS_TAIL, filelistsPackage, otherHead, OTHER_TAIL, otherPackage, packageFromRpm,
+  primaryHead, PRIMARY_TAIL, primaryPackage, readRpm, repodataFileName, repomdXml, RpmFormatError, RpmTag, signRpm,
+  type RepodataType, type RepomdRecord, type RpmPackage, type Signer,
+} from '@pkgfleet/shared';
+import type { FormatSummary, WriteContext } from '../format';
+import type { TreeWriter } from '../tree';
+import { readRpmPrefix, type RpmRecord } from './ingest';
+import { yumArches, type ChannelState, type YumPackage, type YumState } from './state';
+
+/** Everything yum writes lives under this directory of the served tree. */
+export const YUM_DIR = 'rpm';
+/** gzip level of the repodata files: 6 like createrepo_c would cost more than signing them. */
+const GZIP_LEVEL = 4;
+const CHUNK = 1 << 20;
+const PARALLEL = 4;
+
+const sha256hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * Sign `source` (an rpm, signed or not) into the tree at `rel`: new lead and signature header,
+ * then the original header and payload streamed unchanged. The payload is checked against the
+ * header's payload digest on the way, so a damaged input fails here, naming it.
+ */
+async function signInto(tree: TreeWriter, rel: string, source: string, signer: Signer): Promise<{ sha256: string; size: number; pkg: RpmPackage }> {
+  const prefixBytes = await readRpmPrefix(source);
+  const rpm = readRpm(prefixBytes, source);
+  checkHeaderDigests(rpm);
+  const signed = await signRpm(rpm, signer);
+  const { headerStart, headerEnd } = rpm.layout;
+  const payloadDigest = rpm.header.number(RpmTag.PAYLOADDIGESTALGO) === 8 ? rpm.header.strings(RpmTag.PAYLOADDIGEST)[0] : undefined;
+  const sizeTag = rpm.signature.number(1000) ?? rpm.signature.number(270);
+  const out = createHash('sha256');
+  const payload = createHash('sha256');
+  let size = 0;
+  let payloadSize = 0;
+  const fh = await open(source, 'r');
+  try {
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      const head = Buffer.concat([signed, prefixBytes.subarray(headerStart, headerEnd)]);
+      out.update(head);
+      size += head.length;
+      yield head;
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (let pos = headerEnd; ;) {
+        const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
+        if (bytesRead === 0) break;
+        const c = buf.subarray(0, bytesRead);
+        out.update(c);
+        payload.update(c);
+        size += bytesRead;
+        payloadSize += bytesRead;
+        pos += bytesRead;
+        yield c;
+      }
+    }
+    await tree.writeChunks(rel, chunks());
+  } finally {
+    await fh.close();
+  }
+  if (payloadDigest !== undefined && payload.digest('hex') !== payloadDigest) {
+    throw new RpmFormatError('E_RPM_DIGEST', `${source}: payload does not match the header's payload digest (damaged or truncated file)`, 'copy the file again, or rebuild the package');
+  }
+  if (sizeTag !== undefined && sizeTag !== headerEnd - headerStart + payloadSize) {
+    throw new RpmFormatError('E_RPM_TRUNCATED', `${source}: header and payload are ${headerEnd - headerStart + payloadSize} bytes, the signature header says ${sizeTag}`, 'copy the file again, or rebuild the package');
+  }
+  return { sha256: out.digest('hex'), size, pkg: packageFromRpm(rpm) };
+}
+
+/** Arch repositories a package goes into. */
+function archesOf(p: YumPackage, arches: readonly string[]): string[] {
+  return p.arch === 'noarch' ? [...arches] : arches.filter((a) => a === p.arch);
+}
+
+/** The .repo file users drop into /etc/yum.repos.d/. */
+export function repoFile(o: { id: string; name: string; baseurl: string; gpgkey: string }): string {
+  return `[${o.id}]\nname=${o.name}\nbaseurl=${o.baseurl}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=${o.gpgkey}\nmetadata_expire=6h\n`;
+}
+
+/**
+ * Write the yum part of the new tree. The published channel gets its signed rpms (linked when
+ * already signed with this key, signed from the input otherwise), then per arch repodata/,
+ * repomd.xml, repomd.xml.asc and a .repo file. Other channels are carried over unchanged.
+ */
+export async function writeYum(
+  previous: YumState,
+  state: YumState,
+  inputs: ReadonlyMap<string, RpmRecord>,
+  ctx: WriteContext,
+): Promise<FormatSummary> {
+  const { tree, settings, signer } = ctx;
+  const arches = yumArches(settings.architectures);
+  const added: string[] = [];
+  const metadata: string[] = [];
+  const channels: Record<string, ChannelState> = {};
+  for (const [channel, cs] of Object.entries(state.channels)) {
+    const base = `${YUM_DIR}/${channel}`;
+    const prev = previous.channels[channel];
+    if (channel !== ctx.suite && prev?.files && tree.previousDir) {
+      for (const f of prev.files) await tree.linkPrevious(`${base}/${f}`);
+      channels[channel] = cs;
+      continue;
+    }
+    const files: string[] = [];
+    const prevSigned = new Map((prev?.packages ?? []).map((p) => [`${p.headerSha256}\0${p.href}`, p]));
+    const now = Math.floor(ctx.now.getTime() / 1000);
+
+    // 1. the signed rpms
+    const queue = [...cs.packages];
+    const worker = async () => {
+      for (let p = queue.shift(); p; p = queue.shift()) {
+        ctx.signal.throwIfAborted();
+        const dirs = archesOf(p, arches);
+        const old = prevSigned.get(`${p.headerSha256}\0${p.href}`)?.signed;
+        if (old && old.fingerprint === signer.fingerprint && tree.previousDir) {
+          let linked = true;
+          for (const a of dirs) linked &&= await tree.linkPrevious(`${base}/${a}/${p.href}`);
+          if (linked) {
+            p.signed = old;
+            files.push(...dirs.map((a) => `${a}/${p.href}`));
+            continue;
+          }
+        }
+        // new, signed with another key before, or missing from the live tree: sign it
+        const input = inputs.get(p.headerSha256)?.input
+          ?? (tree.previousDir && old ? join(tree.previousDir, base, dirs[0]!, p.href) : undefined);
+        if (!input) throw new Error(`yum: ${p.href} is neither among the inputs nor in the live tree`);
+        const first = `${base}/${dirs[0]}/${p.href}`;
+        const r = await signInto(tree, first, input, signer);
+        for (const a of dirs.slice(1)) await tree.linkWithin(`${base}/${a}/${p.href}`, first);
+        const file = { href: p.href, sha256: r.sha256, size: r.size, mtime: now };
+        p.signed = {
+          sha256: r.sha256, size: r.size, time: now, fingerprint: signer.fingerprint,
+          primary: primaryPackage(r.pkg, file), filelists: filelistsPackage(r.pkg, file), other: otherPackage(r.pkg, file),
+        };
+        files.push(...dirs.map((a) => `${a}/${p.href}`));
+        if (inputs.has(p.headerSha256)) added.push(`${base}/${dirs[0]}/${p.href}`);
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+
+    // 2. repodata per arch repository
+    for (const arch of arches) {
+      const pkgs = cs.packages.filter((p) => p.arch === arch || p.arch === 'noarch');
+      const records: RepomdRecord[] = [];
+      const parts: [RepodataType, string, string, keyof NonNullable<YumPackage['signed']>][] = [
+        ['primary', primaryHead(pkgs.length), PRIMARY_TAIL, 'primary'],
+        ['filelists', filelistsHead(pkgs.length), FILELISTS_TAIL, 'filelists'],
+        ['other', otherHead(pkgs.length), OTHER_TAIL, 'other'],
+      ];
+      for (const [type, head, tail, key] of parts) {
+        const text = Buffer.from(head + pkgs.map((p) => p.signed![key] as string).join('') + tail);
+        const gz = gzipSync(text, { level: GZIP_LEVEL });
+        const checksum = sha256hex(gz);
+        const href = `repodata/${repodataFileName(type, checksum)}`;
+        await tree.writeFile(`${base}/${arch}/${href}`, gz);
+        files.push(`${arch}/${href}`);
+        records.push({ type, href, checksum, size: gz.length, openChecksum: sha256hex(text), openSize: text.length, timestamp: now });
+      }
+      const repomd = Buffer.from(repomdXml(now, records));
+      await tree.writeFile(`${base}/${arch}/repodata/repomd.xml`, repomd);
+      await tree.writeFile(`${base}/${arch}/repodata/repomd.xml.asc`, await signer.signDetachedArmored(repomd));
+      files.push(`${arch}/repodata/repomd.xml`, `${arch}/repodata/repomd.xml.asc`);
+      metadata.push(`${base}/${arch}/repodata/repomd.xml`);
+
+      const url = (settings.baseUrl ?? `file://${dirname(dirname(tree.dir))}/current`).replace(/\/+$/, '');
+      const name = `${settings.keyName}-${channel}-${arch}`;
+      await tree.writeFile(`${base}/${name}.repo`, repoFile({
+        id: name,
+        name: `${settings.keyName} ${channel} (${arch})`,
+        baseurl: `${url}/${base}/${arch}/`,
+        gpgkey: `${url}/gpg/${settings.keyName}.asc`,
+      }));
+      files.push(`${name}.repo`);
+    }
+    channels[channel] = { packages: cs.packages, files: files.sort() };
+  }
+  state.channels = channels;
+  const before = new Set((previous.channels[ctx.suite]?.packages ?? []).map((p) => p.href));
+  const after = new Set((state.channels[ctx.suite]?.packages ?? []).map((p) => p.href));
+  return {
+    format: 'yum',
+    packages: Object.values(state.channels).reduce((n, c) => n + c.packages.length, 0),
+    added,
+    removed: [...before].filter((h) => !after.has(h)).map((h) => `${YUM_DIR}/${ctx.suite}/${h}`),
+    metadata,
+  };
+}
