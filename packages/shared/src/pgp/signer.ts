@@ -12,18 +12,24 @@ export interface Signer {
   /** Upper-case hex, last 16 digits of the fingerprint. */
   readonly keyId: string;
   readonly algorithm: 'ed25519' | 'rsa';
-  /** Detached signature, binary OpenPGP packets (rpm headers, Release.gpg when armor=false). */
-  signDetached(data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Detached signature, binary OpenPGP packets (rpm headers, Release.gpg when armor=false).
+   * `date` is the signature's creation time (default now): with the same date, Ed25519 and RSA
+   * signatures are byte-identical, so a publish is reproducible.
+   */
+  signDetached(data: Uint8Array, date?: Date): Promise<Uint8Array>;
   /** Detached signature, ASCII-armored (Release.gpg, repomd.xml.asc). */
-  signDetachedArmored(data: Uint8Array): Promise<string>;
+  signDetachedArmored(data: Uint8Array, date?: Date): Promise<string>;
   /** Clear-signed text (InRelease). */
-  clearSign(text: string): Promise<string>;
+  clearSign(text: string, date?: Date): Promise<string>;
   /** The public key, armored and binary (for `signed-by=`). */
   publicKeyArmored(): string;
   publicKeyBinary(): Uint8Array;
 }
 
-const SIGN_CONFIG = { preferredHashAlgorithm: openpgp.enums.hash.sha256, minRSABits: 3072 } as const;
+// No random salt notation (openpgp.js 6 adds one by default): Ed25519 (RFC 8032) and RSA
+// PKCS#1 v1.5 signatures are then deterministic, so the same publish gives the same bytes, as gpg's do.
+const SIGN_CONFIG = { preferredHashAlgorithm: openpgp.enums.hash.sha256, minRSABits: 3072, nonDeterministicSignaturesViaNotation: false } as const;
 
 export class PgpError extends PkgfleetError {}
 
@@ -70,21 +76,21 @@ export async function loadSigner(keyData: string | Uint8Array, passphrase: strin
     fingerprint,
     keyId: fingerprint.slice(-16),
     algorithm,
-    async signDetached(data) {
-      const message = await openpgp.createMessage({ binary: data });
-      return openpgp.sign({ message, signingKeys, detached: true, format: 'binary', config: SIGN_CONFIG });
+    async signDetached(data, date) {
+      const message = await openpgp.createMessage({ binary: data, date });
+      return openpgp.sign({ message, signingKeys, detached: true, format: 'binary', config: SIGN_CONFIG, date });
     },
-    async signDetachedArmored(data) {
-      const message = await openpgp.createMessage({ binary: data });
-      return openpgp.sign({ message, signingKeys, detached: true, format: 'armored', config: SIGN_CONFIG });
+    async signDetachedArmored(data, date) {
+      const message = await openpgp.createMessage({ binary: data, date });
+      return openpgp.sign({ message, signingKeys, detached: true, format: 'armored', config: SIGN_CONFIG, date });
     },
-    async clearSign(text) {
+    async clearSign(text, date) {
       // As gpg --clearsign writes it (and apt compares InRelease with Release): the text's last
       // line break is the one before the signature armor, and lines end in LF (openpgp.js writes
       // CRLF; the signature is over canonical CRLF text either way).
       const body = text.endsWith('\n') ? text.slice(0, -1) : text;
       const message = await openpgp.createCleartextMessage({ text: body });
-      const armored = await openpgp.sign({ message, signingKeys, config: SIGN_CONFIG });
+      const armored = await openpgp.sign({ message, signingKeys, config: SIGN_CONFIG, date });
       return armored.replace(/\r\n/g, '\n');
     },
     publicKeyArmored: () => pub.armor(),

@@ -140,7 +140,7 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
     files: listed,
   });
   await put('Release', Buffer.from(release));
-  await put('InRelease', Buffer.from(await ctx.signer.clearSign(release)));
-  await put('Release.gpg', Buffer.from(await ctx.signer.signDetachedArmored(Buffer.from(release))));
+  await put('InRelease', Buffer.from(await ctx.signer.clearSign(release, ctx.now)));
+  await put('Release.gpg', Buffer.from(await ctx.signer.signDetachedArmored(Buffer.from(release), ctx.now)));
   return { packages: cur.packages, indexes, distFiles: [...new Set(distFiles)].sort(), byHash };
 }

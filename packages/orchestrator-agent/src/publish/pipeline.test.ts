@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSigningKey, loadSigner, memoryLogger, parseStanzas, type Signer } from '@pkgfleet/shared';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeDeb, type DebSpec } from '../../../../test/helpers/debs';
+import { createAptFormat } from './apt/format';
+import type { RepoFormat } from './format';
+import { publish, type PublishOptions } from './pipeline';
+import { DEFAULT_SETTINGS } from './settings';
+import { listServedFiles } from './tree';
+
+const work = mkdtempSync(join(tmpdir(), 'publish-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+let signer: Signer;
+beforeAll(async () => {
+  const k = await generateSigningKey({ name: 'Pipeline Test', email: 'p@example.com', date: new Date('2020-01-01T00:00:00Z') });
+  signer = await loadSigner(k.privateKeyArmored, undefined);
+});
+
+let n = 0;
+const fresh = (tag: string) => join(work, `${tag}-${n++}`);
+const NOW = new Date('2026-01-02T03:04:05Z');
+
+async function deb(dir: string, spec: DebSpec): Promise<string> {
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
+  return writeDeb(join(dir, `${spec.name}_${spec.version.replace(/^\d+:/, '')}_${spec.arch}.deb`), spec);
+}
+
+function opts(root: string, channel: string, paths: string[], extra: Partial<PublishOptions> = {}): PublishOptions {
+  return { root, channel, paths, signer, settings: DEFAULT_SETTINGS, now: NOW, logger: memoryLogger(), ...extra };
+}
+
+function packages(root: string, suite: string, arch: string): Array<Record<string, string>> {
+  const text = readFileSync(join(root, 'current', 'apt', 'dists', suite, 'main', `binary-${arch}`, 'Packages'), 'utf8');
+  return parseStanzas(text).map((s) => Object.fromEntries(s.map((f) => [f.name, f.value])));
+}
+
+/** Every served file with its sha256: "the tree is exactly as it was". */
+async function fingerprint(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const f of await listServedFiles(root)) out[f] = createHash('sha256').update(readFileSync(join(root, 'current', f))).digest('hex');
+  return out;
+}
+
+describe('repo publish pipeline (apt)', () => {
+  it('keeps the newest N versions per package and suite in dpkg order, and drops unreferenced pool files', async () => {
+    const root = fresh('retain');
+    const inDir = fresh('in');
+    const settings = { ...DEFAULT_SETTINGS, retention: 3 };
+    // published one at a time, in an order that is not the version order
+    for (const v of ['1.10', '1.2', '1.10~rc1', '1.9', '1:0.1']) {
+      await publish(opts(root, 'stable', [await deb(inDir, { name: 'ret', version: v, arch: 'amd64' })], { settings }));
+    }
+    expect(packages(root, 'stable', 'amd64').map((p) => p.Version)).toEqual(['1.10~rc1', '1.10', '1:0.1']);
+    const pool = (await listServedFiles(root)).filter((f) => f.startsWith('apt/pool/'));
+    expect(pool).toEqual([
+      'apt/pool/main/r/ret/ret_0.1_amd64.deb', 'apt/pool/main/r/ret/ret_1.10_amd64.deb', 'apt/pool/main/r/ret/ret_1.10~rc1_amd64.deb',
+    ]);
+    expect(packages(root, 'nightly', 'amd64')).toEqual([]);
+  });
+
+  it('lists Architecture: all packages in every architecture index, and shares the pool between suites', async () => {
+    const root = fresh('all');
+    const inDir = fresh('in');
+    const all = await deb(inDir, { name: 'docs-pkg', version: '2.0', arch: 'all' });
+    const arm = await deb(inDir, { name: 'tool', version: '2.0', arch: 'arm64' });
+    await publish(opts(root, 'stable', [all, arm]));
+    await publish(opts(root, 'nightly', [inDir]));
+    for (const suite of ['stable', 'nightly']) {
+      expect(packages(root, suite, 'amd64').map((p) => p.Package)).toEqual(['docs-pkg']);
+      expect(packages(root, suite, 'arm64').map((p) => p.Package)).toEqual(['docs-pkg', 'tool']);
+    }
+    expect((await listServedFiles(root)).filter((f) => f.startsWith('apt/pool/'))).toHaveLength(2);
+  });
+
+  it('republishing one suite leaves the other suite byte for byte as it was', async () => {
+    const root = fresh('other');
+    const inDir = fresh('in');
+    await publish(opts(root, 'nightly', [await deb(inDir, { name: 'nn', version: '1', arch: 'amd64' })]));
+    const nightlyBefore = Object.entries(await fingerprint(root)).filter(([f]) => f.startsWith('apt/dists/nightly/'));
+    await publish(opts(root, 'stable', [await deb(inDir, { name: 'ss', version: '1', arch: 'amd64' })], { now: new Date('2026-02-01T00:00:00Z') }));
+    const nightlyAfter = Object.entries(await fingerprint(root)).filter(([f]) => f.startsWith('apt/dists/nightly/'));
+    expect(nightlyAfter).toEqual(nightlyBefore);
+    expect(readFileSync(join(root, 'current/apt/dists/stable/Release'), 'utf8')).toMatch(/^Date: Sun, 01 Feb 2026 00:00:00 UTC$/m);
+  });
+
+  it('gives the same bytes for the same inputs and time, signatures included', async () => {
+    const inDir = fresh('in');
+    const files = [await deb(inDir, { name: 'aa', version: '1', arch: 'amd64' }), await deb(inDir, { name: 'bb', version: '1:2-3', arch: 'all' })];
+    const r1 = fresh('det');
+    const r2 = fresh('det');
+    await publish(opts(r1, 'stable', files));
+    await publish(opts(r2, 'stable', [...files].reverse()));
+    const [f1, f2] = [await fingerprint(r1), await fingerprint(r2)];
+    expect(Object.keys(f2).filter((k) => f1[k] !== f2[k])).toEqual([]);
+    expect(Object.keys(f1).length).toBeGreaterThan(20);
+  });
+
+  it('keeps by-hash files of earlier generations so clients mid-update still find them', async () => {
+    const root = fresh('byhash');
+    const inDir = fresh('in');
+    await publish(opts(root, 'stable', [await deb(inDir, { name: 'gg', version: '1', arch: 'amd64' })]));
+    const first = readFileSync(join(root, 'current/apt/dists/stable/main/binary-amd64/Packages'));
+    const firstSha = createHash('sha256').update(first).digest('hex');
+    await publish(opts(root, 'stable', [await deb(inDir, { name: 'gg', version: '2', arch: 'amd64' })]));
+    expect(readFileSync(join(root, `current/apt/dists/stable/main/binary-amd64/by-hash/SHA256/${firstSha}`)).equals(first)).toBe(true);
+  });
+
+  it('reads only new inputs; an input changed in place is read again, never served from the cache', async () => {
+    const root = fresh('cache');
+    const inDir = fresh('in');
+    const files: string[] = [];
+    for (let i = 0; i < 20; i++) files.push(await deb(inDir, { name: `pkg${i}`, version: '1', arch: 'amd64' }));
+    const log1 = memoryLogger();
+    await publish(opts(root, 'stable', files, { logger: log1 }));
+    expect(log1.lines.join('\n')).toMatch(/reading new packages.*"count":20/);
+    const extra = await deb(inDir, { name: 'pkg-new', version: '1', arch: 'amd64' });
+    const log2 = memoryLogger();
+    await publish(opts(root, 'stable', [...files, extra], { logger: log2 }));
+    expect(log2.lines.join('\n')).toMatch(/reading new packages.*"count":1,"cached":20/);
+    // same name, same size, other content: the cache must not answer for it
+    await writeDeb(files[0]!, { name: 'pkg0', version: '1', arch: 'amd64', description: 'test package pkg0 CHANGED!' });
+    const before = await fingerprint(root);
+    await expect(publish(opts(root, 'stable', [files[0]!]))).rejects.toThrow(/pkg0_1_amd64\.deb: pkg0 1 amd64 is already published with different content/);
+    expect(await fingerprint(root)).toEqual(before);
+  });
+});
+
+describe('repo publish pipeline: bad input leaves the published tree unchanged', () => {
+  let root: string;
+  let inDir: string;
+  let before: Record<string, string>;
+  beforeAll(async () => {
+    root = fresh('bad');
+    inDir = fresh('in');
+    await publish(opts(root, 'stable', [await deb(inDir, { name: 'good', version: '1', arch: 'amd64' })]));
+    before = await fingerprint(root);
+  });
+
+  const check = async (paths: string[], message: RegExp, extra: Partial<PublishOptions> = {}) => {
+    await expect(publish(opts(root, 'stable', paths, extra))).rejects.toThrow(message);
+    expect(await fingerprint(root)).toEqual(before);
+    expect(readdirSync(join(root, 'trees')).filter((t) => t.includes('.tmp'))).toEqual([]);
+  };
+
+  it('a truncated file', async () => {
+    const p = join(inDir, 'trunc.deb');
+    writeFileSync(p, readFileSync(await deb(fresh('t'), { name: 'trunc', version: '1', arch: 'amd64', payload: 5000 })).subarray(0, 3000));
+    await check([p], /trunc\.deb: .*(truncated|claims)/);
+  });
+
+  it('a file that is not a package', async () => {
+    const p = join(inDir, 'notar.deb');
+    writeFileSync(p, 'hello');
+    await check([p], /notar\.deb: not an ar archive/);
+  });
+
+  it('an architecture that is not configured', async () => {
+    await check([await deb(fresh('a'), { name: 'riscy', version: '1', arch: 'riscv64' })], /riscy_1_riscv64\.deb: Architecture "riscv64" is not configured/);
+  });
+
+  it('two different files claiming the same package, version and architecture', async () => {
+    const a = await deb(fresh('d1'), { name: 'twin', version: '1', arch: 'amd64' });
+    const b = await deb(fresh('d2'), { name: 'twin', version: '1', arch: 'amd64', description: 'other build' });
+    await check([a, b], /twin_1_amd64\.deb and .*twin_1_amd64\.deb are different files that both claim twin 1 amd64/);
+  });
+
+  it('an unknown channel', async () => {
+    await check([await deb(fresh('c'), { name: 'chan', version: '1', arch: 'amd64' })], /channel "testing" is not a configured suite/, { channel: 'testing' });
+  });
+
+  it('an .rpm before yum support exists, or any other file', async () => {
+    const rpm = join(inDir, 'x.rpm');
+    writeFileSync(rpm, 'not really');
+    const apt = createAptFormat() as RepoFormat;
+    const { notBuiltYet } = await import('./format');
+    await check([rpm], /x\.rpm: rpm support not built yet/, { formats: [apt, notBuiltYet('yum', 'rpm', ['.rpm'], 'rpm')] });
+    const txt = join(inDir, 'notes.txt');
+    writeFileSync(txt, 'x');
+    await check([txt], /notes\.txt: not a package this repository takes/);
+  });
+
+  it('a failure while the new tree is written (after some files are in it)', async () => {
+    const failing: RepoFormat = {
+      ...createAptFormat(),
+      name: 'apt',
+      async write(_state, ctx) {
+        await ctx.tree.writeFile('apt/half-written', 'x');
+        throw new Error('disk full (simulated)');
+      },
+    } as RepoFormat;
+    await check([await deb(fresh('f'), { name: 'fail', version: '1', arch: 'amd64' })], /disk full/, { formats: [failing] });
+    expect(existsSync(join(root, 'current/apt/half-written'))).toBe(false);
+  });
+});
