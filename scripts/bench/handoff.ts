@@ -1,0 +1,128 @@
+// Benchmark of issue 3: build-agent push → orchestrator-agent serve over loopback, beside the raw
+// TLS ceiling, scp and rsync -e ssh to a local OpenSSH server, all in one run.
+// Run: npm run bench -- handoff   (needs npm run build; sshd, scp, rsync from Debian; root for sshd)
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSshd } from '../../test/helpers/sshd.ts';
+import { agentArgv, fmtMBs, fmtMiB, fmtS, machineLine, peakRssOf, timed, writeSection, ROOT } from './lib/report.mjs';
+
+const GiB = 2 ** 30;
+const work = mkdtempSync(join(tmpdir(), 'pkgfleet-bench-handoff-'));
+const node = process.execPath;
+
+function makeBig(path: string, size: number) {
+  const fd = openSync(path, 'w');
+  const block = randomBytes(8 << 20);
+  for (let done = 0; done < size; done += block.length) writeSync(fd, block, 0, Math.min(block.length, size - done));
+  closeSync(fd);
+}
+
+async function freeTcpPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startOrchestrator(stateDir: string) {
+  const port = await freeTcpPort();
+  const orch = agentArgv('orchestrator-agent');
+  await timed([...orch, 'init', '--state-dir', stateDir, '--listen', `127.0.0.1:${port}`]);
+  const child = spawn(orch[0]!, [...orch.slice(1), 'serve', '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('listening on') && resolve()));
+  return { child, port };
+}
+
+async function rawTls(files: string[], dest: string): Promise<number> {
+  const server = spawn(node, [join(ROOT, 'scripts/bench/lib/rawtls.cjs'), 'server', dest], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const t0 = process.hrtime.bigint();
+  const done = new Promise((r) => server.once('exit', r));
+  await timed([node, join(ROOT, 'scripts/bench/lib/rawtls.cjs'), 'client', port, files.join(',')]);
+  await done;
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+const rows: string[] = [];
+const results: Record<string, number> = {};
+async function main() {
+  const sshd = await startSshd();
+  const keyFile = join(work, 'id');
+  writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
+  const ssh = ['-p', String(sshd.port), '-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'Compression=no'];
+  const stateDir = join(work, 'orch');
+  const { child: orch, port } = await startOrchestrator(stateDir);
+  const ba = agentArgv('build-agent');
+  try {
+    const big = join(work, 'big_1.0_amd64.deb');
+    makeBig(big, GiB);
+    const smallDir = join(work, 'small');
+    mkdirSync(smallDir);
+    const small = Array.from({ length: 1000 }, (_, i) => {
+      const p = join(smallDir, `small${String(i).padStart(4, '0')}_1.0_amd64.deb`);
+      writeFileSync(p, randomBytes(64 * 1024));
+      return p;
+    });
+    const cases = [
+      { name: '1 GiB file', files: [big], bytes: GiB },
+      { name: '1000 × 64 KiB', files: small, bytes: 1000 * 64 * 1024 },
+    ];
+    let peakBuild = 0;
+    for (const [i, c] of cases.entries()) {
+      const sink = join(work, `sink${i}`);
+      mkdirSync(sink);
+      const ceiling = await rawTls(c.files, join(sink, 'raw'));
+      rmSync(join(sink, 'raw'), { force: true });
+      const cred = join(work, `cred${i}.json`);
+      await timed([...agentArgv('orchestrator-agent'), 'credentials', 'issue', '--state-dir', stateDir, '--release', `vbench${i}`, '--target', 'amd64-deb', '--out', cred]);
+      const push = await timed([...ba, 'push', '--credential', cred, '--release', `vbench${i}`, '--target', 'amd64-deb', ...c.files]);
+      peakBuild = Math.max(peakBuild, push.rssKiB ?? 0);
+      const again = await timed([...ba, 'push', '--credential', cred, '--release', `vbench${i}`, '--target', 'amd64-deb', ...c.files]);
+      const scpDest = join(sink, 'scp');
+      mkdirSync(scpDest);
+      const scp = await timed(['scp', '-q', ...ssh, ...c.files, `${sshd.user}@127.0.0.1:${scpDest}/`]);
+      const rsyncDest = join(sink, 'rsync');
+      mkdirSync(rsyncDest);
+      const rsync = await timed(['rsync', '-a', '-e', `ssh ${ssh.join(' ')}`, ...c.files, `${sshd.user}@127.0.0.1:${rsyncDest}/`]);
+      rmSync(sink, { recursive: true, force: true });
+      const pct = (ceiling / push.seconds) * 100;
+      results[c.name] = pct;
+      rows.push(`| ${c.name} | ${fmtS(ceiling)} (${fmtMBs(c.bytes, ceiling)}) | ${fmtS(push.seconds)} (${fmtMBs(c.bytes, push.seconds)}, ${pct.toFixed(0)}% of ceiling) | ${fmtS(again.seconds)} | ${fmtS(scp.seconds)} (${fmtMBs(c.bytes, scp.seconds)}) | ${fmtS(rsync.seconds)} (${fmtMBs(c.bytes, rsync.seconds)}) |`);
+      console.log(rows.at(-1));
+    }
+    const peakOrch = peakRssOf(orch.pid!);
+    const md = `## Hand-off: build-agent push → orchestrator-agent serve (issue 3)
+
+${machineLine()}. Loopback, the orchestrator's state on the same disk as the sources. Each push
+includes the agent's start, hashing the files, TLS-PSK + WebSocket, writing, fsync and rename on the
+orchestrator. Ceiling: \`scripts/bench/lib/rawtls.cjs\`, a plain TLS 1.3 stream between two Node
+processes, file to file, receiver fsyncs. scp and rsync go to a local OpenSSH server (\`sshd\`,
+aes128-gcm or chacha20 as negotiated, \`Compression=no\`). Agents: \`${ba.join(' ').replace(ROOT + '/', '')}\`.
+
+| case | raw TLS ceiling | \`build-agent push\` | push again (no-op) | \`scp\` | \`rsync -a -e ssh\` |
+|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Peak RSS: build-agent ${fmtMiB(peakBuild)} (max over the pushes, GNU time), orchestrator-agent
+${fmtMiB(peakOrch)} (VmHWM of the serve process after all pushes). Target: ≥ 70% of the ceiling,
+faster than scp, < 150 MiB per agent.
+
+Commands: \`build-agent push --credential C --release R --target amd64-deb FILES…\`;
+\`scp -q -P PORT -i KEY FILES… root@127.0.0.1:DIR/\`; \`rsync -a -e 'ssh -p PORT -i KEY' FILES… root@127.0.0.1:DIR/\`;
+\`node scripts/bench/lib/rawtls.cjs server OUT\` / \`client PORT FILES\`.`;
+    writeSection('handoff', md);
+    console.log(md);
+  } finally {
+    orch.kill('SIGTERM');
+    await sshd.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
