@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import {
+  FormatError,
+  graceCarryOver,
+  lackingContent,
+  PkgfleetError,
+  snapshotPathProblem,
+  validateManifest,
+  type GraceEntry,
+  type Logger,
+  type Manifest,
+  type ManifestEntry,
+  type ManifestLimits,
+} from '@pkgfleet/shared';
+import { newSnapshotId, validateSnapshotId } from '../store/dir-store';
+import type { HeldLock } from '../store/lock';
+import type { ContentRef, SnapshotRecord, Store } from '../store/store';
+import { verifySnapshotSignatures, type TrustedKey } from './signatures';
+
+/**
+ * Receiving a snapshot: manifest in, the list of content lacking out, then a tar stream of exactly
+ * that content in, a verified snapshot (made live) out. The network deploy handler and the local
+ * import both go through beginDeploy, so a tree from the orchestrator and one from a directory
+ * are checked the same way.
+ */
+
+/** Byte and file counts of one deploy, updated while it runs (progress, tests, benchmarks). */
+export interface DeployCounter {
+  /** Raw bytes of the tar stream read so far. */
+  tarBytes: number;
+  /** Files whose content arrived in the tar stream, and their bytes. */
+  filesReceived: number;
+  bytesReceived: number;
+  /** Files placed from content the store already held (hard links), and their bytes. */
+  filesLinked: number;
+  bytesLinked: number;
+  /** Hash-named files carried from the previous live snapshot for the grace period. */
+  filesCarried: number;
+}
+
+export function newCounter(): DeployCounter {
+  return { tarBytes: 0, filesReceived: 0, bytesReceived: 0, filesLinked: 0, bytesLinked: 0, filesCarried: 0 };
+}
+
+export interface DeployOptions {
+  /** The public key whose signatures the snapshot must carry (from the config, never the snapshot). */
+  trustedKey: TrustedKey;
+  /** Snapshot id; default: time-sortable, e.g. 20260101-120000-1a2b3c. */
+  id?: string;
+  /** Make the snapshot live once committed (default true). */
+  activate?: boolean;
+  /** How long hash-named files of the previous live snapshot stay present (ms; 0 = not at all). */
+  graceMs: number;
+  /** How long to wait for another operation holding the store's lock. */
+  lockTimeoutMs: number;
+  limits?: ManifestLimits;
+  now?: () => Date;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Pass one to watch progress; otherwise a fresh one is made. */
+  counter?: DeployCounter;
+}
+
+export interface DeployResult {
+  id: string;
+  activated: boolean;
+  /** The snapshot that was live before (undefined on the first deploy). */
+  previous: string | undefined;
+  files: number;
+  bytes: number;
+  signatures: number;
+  counter: DeployCounter;
+}
+
+export interface PendingDeploy {
+  readonly id: string;
+  /** One entry per distinct content the store lacks: what the sender must stream, by path. */
+  readonly lacking: readonly ManifestEntry[];
+  readonly counter: DeployCounter;
+  /** Read the tar stream of the lacking content, assemble, verify, commit, activate. Releases the lock. */
+  receive(tarStream: Readable): Promise<DeployResult>;
+  /** Give up without receiving (e.g. the peer went away). Releases the lock. */
+  abort(): Promise<void>;
+}
+
+export class DeployError extends PkgfleetError {}
+
+function refuse(what: string, name: string, problem: string): DeployError {
+  return new DeployError('E_DEPLOY_TAR', `${what}: tar entry ${JSON.stringify(name)} refused: ${problem}`, 'the sender must stream regular files listed in the manifest only; nothing was activated');
+}
+
+/** sha256 → where the store holds that content, over every retained snapshot. */
+function indexOf(records: readonly SnapshotRecord[]): Map<string, ContentRef> {
+  const index = new Map<string, ContentRef>();
+  for (const r of records) {
+    for (const e of [...r.entries, ...r.grace]) if (!index.has(e.sha256)) index.set(e.sha256, { snapshot: r.id, path: e.path });
+  }
+  return index;
+}
+
+/**
+ * Take the store's lock, check the manifest and work out what content is lacking. The lock is
+ * held until receive() or abort() finishes, so gc cannot remove what the deploy links from.
+ */
+export async function beginDeploy(store: Store, manifestInput: Manifest, opts: DeployOptions): Promise<PendingDeploy> {
+  const manifest = validateManifest(manifestInput, 'deploy manifest', opts.limits);
+  const now = opts.now ?? (() => new Date());
+  const id = validateSnapshotId(opts.id ?? newSnapshotId(now(), randomBytes(3).toString('hex')));
+  const counter = opts.counter ?? newCounter();
+  const lock: HeldLock = await store.lock(`deploy ${id}`, { timeoutMs: opts.lockTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
+  try {
+    await store.recover();
+    const records = await store.list();
+    const index = indexOf(records);
+    const lacking = lackingContent(manifest, index);
+    const previous = await store.live();
+    const liveRecord = previous === undefined ? undefined : records.find((r) => r.id === previous);
+    let finished = false;
+    const finish = async () => {
+      if (finished) return;
+      finished = true;
+      await lock.release();
+    };
+    return {
+      id,
+      lacking,
+      counter,
+      async receive(tarStream) {
+        if (finished) throw new DeployError('E_DEPLOY_STATE', `deploy ${id} already finished`);
+        try {
+          return await assemble(store, { id, manifest, index, lacking, liveRecord, previous, counter, opts, now: now() }, tarStream);
+        } finally {
+          await finish();
+        }
+      },
+      async abort() {
+        await finish();
+      },
+    };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+interface AssembleState {
+  id: string;
+  manifest: Manifest;
+  index: Map<string, ContentRef>;
+  lacking: readonly ManifestEntry[];
+  liveRecord: SnapshotRecord | undefined;
+  previous: string | undefined;
+  counter: DeployCounter;
+  opts: DeployOptions;
+  now: Date;
+}
+
+async function assemble(store: Store, s: AssembleState, tarStream: Readable): Promise<DeployResult> {
+  const { id, manifest, counter, opts } = s;
+  const what = `snapshot ${id}`;
+  const byPath = new Map(manifest.entries.map((e) => [e.path, e]));
+  const staged = await store.begin(id);
+  try {
+    // 1. The content that was sent, checked entry by entry while it streams.
+    const stagedBySha = new Map<string, string>();
+    const done = new Set<string>();
+    const extract = tar.extract();
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        counter.tarBytes += chunk.length;
+        cb(null, chunk);
+      },
+    });
+    const feeding = pipeline(tarStream, count, extract as unknown as NodeJS.WritableStream);
+    feeding.catch(() => {});
+    try {
+      for await (const entry of extract) {
+        opts.signal?.throwIfAborted();
+        const h = entry.header;
+        if (h.type !== 'file') throw refuse(what, h.name, `type ${h.type ?? 'unknown'} (only regular files are accepted: no links, devices or directories)`);
+        const problem = snapshotPathProblem(h.name);
+        if (problem) throw refuse(what, h.name, problem);
+        const e = byPath.get(h.name);
+        if (!e) throw refuse(what, h.name, 'not in the manifest');
+        if (done.has(e.path)) throw refuse(what, h.name, 'sent twice');
+        if (h.size !== e.size) throw refuse(what, h.name, `${h.size} bytes, the manifest says ${e.size}`);
+        // tar-stream entries are streamx streams: read them through a Node Readable.
+        await staged.write(e, Readable.from(entry as AsyncIterable<Buffer>));
+        done.add(e.path);
+        stagedBySha.set(e.sha256, e.path);
+        counter.filesReceived++;
+        counter.bytesReceived += e.size;
+      }
+      await feeding;
+    } catch (err) {
+      extract.destroy();
+      tarStream.destroy();
+      throw err;
+    }
+
+    // 2. Everything else from content already held: staged just now, or in a retained snapshot.
+    for (const e of manifest.entries) {
+      if (done.has(e.path)) continue;
+      opts.signal?.throwIfAborted();
+      const stagedPath = stagedBySha.get(e.sha256);
+      const ref: ContentRef | undefined = stagedPath !== undefined ? { staged: stagedPath } : s.index.get(e.sha256);
+      if (!ref) {
+        throw new DeployError('E_DEPLOY_MISSING', `${what}: ${e.path} (SHA-256 ${e.sha256}) was neither sent nor held by the store`, 'the sender must stream every file of the lacking list; nothing was activated');
+      }
+      await staged.place(e, ref);
+      done.add(e.path);
+      counter.filesLinked++;
+      counter.bytesLinked += e.size;
+    }
+
+    // 3. Hash-named files of the live snapshot stay reachable for the grace period.
+    const grace: GraceEntry[] = s.liveRecord
+      ? graceCarryOver(s.liveRecord, manifest, s.now.getTime(), opts.graceMs)
+      : [];
+    const kept: GraceEntry[] = [];
+    for (const g of grace) {
+      const ref = s.index.get(g.sha256);
+      if (!ref) continue;
+      await staged.place(g, ref);
+      kept.push(g);
+      counter.filesCarried++;
+    }
+
+    // 4. Signatures against the trusted key, and the signed indexes against the files.
+    const report = await verifySnapshotSignatures(manifest.entries, (p) => staged.readFile(p), opts.trustedKey, what);
+
+    // 5. Durable, then live.
+    const record: SnapshotRecord = { id, createdAt: s.now.toISOString(), entries: manifest.entries, grace: kept };
+    await staged.commit(record);
+    const activate = opts.activate !== false;
+    if (activate) await store.activate(id);
+    opts.logger?.info(`snapshot ${id} ${activate ? 'is live' : 'committed'}`, {
+      files: manifest.entries.length,
+      received: counter.filesReceived,
+      linked: counter.filesLinked,
+      carried: counter.filesCarried,
+      bytesReceived: counter.bytesReceived,
+    });
+    return {
+      id,
+      activated: activate,
+      previous: s.previous,
+      files: manifest.entries.length,
+      bytes: manifest.entries.reduce((n, e) => n + e.size, 0),
+      signatures: report.signatures,
+      counter,
+    };
+  } catch (err) {
+    await staged.abort().catch(() => {});
+    if (err instanceof PkgfleetError) throw err;
+    if ((err as Error).name === 'AbortError') throw new DeployError('E_DEPLOY_ABORTED', `${what}: deploy interrupted`, 'nothing was activated; deploy again', { cause: err });
+    throw new FormatError('E_DEPLOY_TAR', `${what}: the tar stream is unreadable (${(err as Error).message})`, 'nothing was activated; deploy again', { cause: err });
+  }
+}
+
+/** Convenience for one-shot callers: begin, then receive `tarStream` (which must hold the lacking content). */
+export async function receiveSnapshot(store: Store, manifest: Manifest, tarStream: Readable, opts: DeployOptions): Promise<DeployResult> {
+  const pending = await beginDeploy(store, manifest, opts);
+  return pending.receive(tarStream);
+}

@@ -1,0 +1,330 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, constants as fsc } from 'node:fs';
+import { chmod, copyFile, link, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  fsyncDir,
+  PkgfleetError,
+  scanTree,
+  swapSymlink,
+  validateManifest,
+  validateSnapshotPath,
+  writeFileAtomic,
+  type GraceEntry,
+  type Logger,
+  type ManifestEntry,
+} from '@pkgfleet/shared';
+import { acquireLock, type HeldLock } from './lock';
+import type { ContentRef, SnapshotRecord, StagedSnapshot, Store } from './store';
+
+/**
+ * Snapshots as directories on one file system (DESIGN.md, on-disk layout):
+ *   <root>/snapshots/<id>/     complete trees, unchanged files hard-linked between them
+ *   <root>/manifests/<id>.json the SnapshotRecord kept beside each snapshot
+ *   <root>/current             symlink to snapshots/<id>: the web root, swapped by rename
+ *   <root>/staging/<id>/       a snapshot being received (private, removed on failure)
+ *   <root>/lock                the write lock
+ * A snapshot exists once its directory sits in snapshots/ and its record in manifests/; the
+ * record is written first, the directory renamed last, so a crash never leaves a half tree there.
+ */
+
+export const RECORD_FORMAT = 'pkgfleet-snapshot-record';
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export class StoreError extends PkgfleetError {}
+
+export function validateSnapshotId(id: string): string {
+  if (!ID_RE.test(id)) {
+    throw new StoreError('E_SNAPSHOT_ID', `snapshot id ${JSON.stringify(id)} is not valid`, 'ids are 1-128 characters of A-Z a-z 0-9 . _ - and start with a letter or digit');
+  }
+  return id;
+}
+
+/** A new snapshot id that sorts by time: 20260101-120000-1a2b3c. */
+export function newSnapshotId(now: Date, random: string): string {
+  const iso = now.toISOString();
+  return `${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11, 19).replace(/:/g, '')}-${random}`;
+}
+
+function fsError(err: unknown, what: string, hint: string): PkgfleetError {
+  if (err instanceof PkgfleetError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code === 'ENOSPC' ? 'no space left on the device' : code === 'EDQUOT' ? 'disk quota exceeded' : (err as Error).message;
+  return new StoreError(code === 'ENOSPC' || code === 'EDQUOT' ? 'E_STORE_FULL' : 'E_STORE_IO', `${what}: ${reason}${code && !reason.includes(code) ? ` (${code})` : ''}`, hint, { cause: err });
+}
+
+export class DirStore implements Store {
+  readonly location: string;
+  readonly snapshotsDir: string;
+  readonly manifestsDir: string;
+  readonly stagingDir: string;
+  readonly currentLink: string;
+  readonly lockPath: string;
+
+  constructor(readonly root: string, private readonly logger?: Logger) {
+    this.location = root;
+    this.snapshotsDir = join(root, 'snapshots');
+    this.manifestsDir = join(root, 'manifests');
+    this.stagingDir = join(root, 'staging');
+    this.currentLink = join(root, 'current');
+    this.lockPath = join(root, 'lock');
+  }
+
+  /** Create the directories (idempotent). */
+  async init(): Promise<void> {
+    for (const d of [this.root, this.snapshotsDir, this.manifestsDir, this.stagingDir]) await mkdir(d, { recursive: true });
+  }
+
+  private recordPath(id: string): string {
+    return join(this.manifestsDir, `${id}.json`);
+  }
+
+  async list(): Promise<SnapshotRecord[]> {
+    let dirs: string[];
+    try {
+      dirs = await readdir(this.snapshotsDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fsError(err, `reading ${this.snapshotsDir}`, 'check the state directory');
+    }
+    const out: SnapshotRecord[] = [];
+    for (const id of dirs) {
+      if (!ID_RE.test(id)) continue;
+      try {
+        out.push(await this.record(id));
+      } catch (err) {
+        this.logger?.warn(`snapshot ${id} is skipped: ${(err as Error).message}`);
+      }
+    }
+    return out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+  }
+
+  async record(id: string): Promise<SnapshotRecord> {
+    validateSnapshotId(id);
+    const path = this.recordPath(id);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new StoreError('E_SNAPSHOT_UNKNOWN', `snapshot ${id}: no such snapshot in ${this.snapshotsDir}`, 'run `repo-agent list` to see the snapshots on disk');
+      }
+      throw fsError(err, `reading ${path}`, 'check the state directory');
+    }
+    try {
+      const raw = JSON.parse(text) as Record<string, unknown>;
+      if (raw.format !== RECORD_FORMAT || raw.id !== id || typeof raw.createdAt !== 'string') throw new Error('not a snapshot record for this id');
+      const { entries } = validateManifest({ entries: raw.entries }, path);
+      const grace = validateManifest({ entries: raw.grace }, path).entries.map((e, i) => ({ ...e, until: Number((raw.grace as GraceEntry[])[i]!.until) }));
+      await stat(join(this.snapshotsDir, id));
+      return { id, createdAt: raw.createdAt, entries, grace };
+    } catch (err) {
+      if (err instanceof PkgfleetError) throw err;
+      throw new StoreError('E_SNAPSHOT_RECORD', `snapshot ${id}: ${path} is unusable (${(err as Error).message})`, 'remove the snapshot with `repo-agent gc` or restore the record', { cause: err });
+    }
+  }
+
+  async live(): Promise<string | undefined> {
+    try {
+      const target = await readlink(this.currentLink);
+      const m = /^snapshots\/([^/]+)$/.exec(target);
+      return m ? m[1] : undefined;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw fsError(err, `reading ${this.currentLink}`, 'current must be a symlink to snapshots/<id>');
+    }
+  }
+
+  async begin(id: string): Promise<StagedSnapshot> {
+    validateSnapshotId(id);
+    await this.init();
+    try {
+      await lstat(join(this.snapshotsDir, id));
+      throw new StoreError('E_SNAPSHOT_EXISTS', `snapshot ${id} already exists in ${this.snapshotsDir}`, 'deploy under another id');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const dir = join(this.stagingDir, id);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    return new DirStaged(this, id, dir);
+  }
+
+  async activate(id: string): Promise<void> {
+    await this.record(id);
+    try {
+      // Relative target: the tree can be moved or bind-mounted as a whole.
+      await swapSymlink(`snapshots/${id}`, this.currentLink);
+    } catch (err) {
+      throw fsError(err, `switching ${this.currentLink} to snapshots/${id}`, 'the previous snapshot is still live');
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    validateSnapshotId(id);
+    if ((await this.live()) === id) {
+      throw new StoreError('E_SNAPSHOT_LIVE', `snapshot ${id} is live and cannot be removed`, 'activate another snapshot first');
+    }
+    // Out of snapshots/ in one rename, then the record, then the bytes.
+    const trash = join(this.stagingDir, `.removed-${id}`);
+    try {
+      await mkdir(this.stagingDir, { recursive: true });
+      await rename(join(this.snapshotsDir, id), trash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, `removing snapshot ${id}`, 'check the state directory');
+    }
+    await unlink(this.recordPath(id)).catch(() => {});
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  async open(id: string, path: string): Promise<Readable> {
+    validateSnapshotPath(path, `snapshot ${id}`);
+    return createReadStream(join(this.snapshotsDir, validateSnapshotId(id), path));
+  }
+
+  async scan(id: string): Promise<ManifestEntry[]> {
+    return (await scanTree(join(this.snapshotsDir, validateSnapshotId(id)))).entries;
+  }
+
+  lock(op: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<HeldLock> {
+    return mkdir(this.root, { recursive: true }).then(() =>
+      acquireLock(this.lockPath, { op, timeoutMs: opts.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}), ...(this.logger ? { logger: this.logger } : {}) }),
+    );
+  }
+
+  async recover(): Promise<void> {
+    await this.init();
+    for (const name of await readdir(this.stagingDir)) {
+      this.logger?.info(`removing ${join(this.stagingDir, name)}, left by an interrupted operation`);
+      await rm(join(this.stagingDir, name), { recursive: true, force: true });
+    }
+    const dirs = new Set(await readdir(this.snapshotsDir));
+    for (const name of await readdir(this.manifestsDir)) {
+      const id = name.replace(/\.json$/, '');
+      if (name.endsWith('.json') && dirs.has(id)) continue;
+      // A record without its tree: the deploy stopped between the two, or a temp file of writeFileAtomic.
+      await rm(join(this.manifestsDir, name), { force: true });
+    }
+    for (const name of await readdir(this.root)) {
+      if (name.startsWith('.current.tmp-') || name.startsWith('lock.stale-')) await rm(join(this.root, name), { force: true });
+    }
+  }
+}
+
+/** Counts and hashes bytes as they pass; fails as soon as more than `limit` bytes arrive. */
+class HashingCounter extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  constructor(private readonly limit: number, private readonly what: string) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
+      cb(new StoreError('E_SNAPSHOT_SIZE', `${this.what}: more than the ${this.limit} bytes the manifest gives`, 'the sender and the manifest disagree: redeploy'));
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+}
+
+class DirStaged implements StagedSnapshot {
+  private readonly dirs = new Set<string>();
+
+  constructor(private readonly store: DirStore, readonly id: string, private readonly dir: string) {
+    this.dirs.add(dir);
+  }
+
+  private async parentOf(path: string): Promise<string> {
+    const full = join(this.dir, path);
+    const parent = dirname(full);
+    if (!this.dirs.has(parent)) {
+      await mkdir(parent, { recursive: true, mode: 0o755 });
+      for (let d = parent; d.length > this.dir.length && !this.dirs.has(d); d = dirname(d)) this.dirs.add(d);
+    }
+    return full;
+  }
+
+  async write(entry: ManifestEntry, content: Readable): Promise<void> {
+    const what = `snapshot ${this.id}: ${entry.path}`;
+    const full = await this.parentOf(entry.path);
+    const counter = new HashingCounter(entry.size, what);
+    try {
+      const fh = await open(full, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, entry.mode);
+      await fh.chmod(entry.mode).catch(async (err: unknown) => {
+        await fh.close();
+        throw err;
+      });
+      // The stream owns the handle from here: fsync (flush) and close when it ends or fails.
+      await pipeline(content, counter, fh.createWriteStream({ flush: true }));
+    } catch (err) {
+      throw fsError(err, `writing ${what} in ${this.dir}`, `free space in ${this.store.root} or fix the sender; the live snapshot is untouched`);
+    }
+    const sha256 = counter.hash.digest('hex');
+    if (counter.bytes !== entry.size || sha256 !== entry.sha256) {
+      throw new StoreError(
+        'E_SNAPSHOT_HASH',
+        `${what}: received ${counter.bytes} bytes with SHA-256 ${sha256}, the manifest says ${entry.size} bytes with ${entry.sha256}`,
+        'the file changed in transit or the manifest is wrong: the snapshot is refused, the live one is untouched',
+      );
+    }
+  }
+
+  async place(entry: ManifestEntry, from: ContentRef): Promise<void> {
+    const src = 'staged' in from ? join(this.dir, from.staged) : join(this.store.snapshotsDir, from.snapshot, from.path);
+    const full = await this.parentOf(entry.path);
+    const what = `snapshot ${this.id}: ${entry.path}`;
+    try {
+      const st = await lstat(src);
+      if (!st.isFile() || st.size !== entry.size) {
+        throw new StoreError('E_STORE_CORRUPT', `${what}: ${src} should hold ${entry.size} bytes with SHA-256 ${entry.sha256} but is ${st.isFile() ? `${st.size} bytes` : 'not a regular file'}`, 'run `repo-agent verify` on the snapshots and remove the damaged one');
+      }
+      if ((st.mode & 0o777) === entry.mode) {
+        try {
+          await link(src, full);
+          return;
+        } catch (err) {
+          // EMLINK: too many links to one inode; EXDEV cannot happen within one store, but copy anyway.
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'EMLINK' && code !== 'EXDEV') throw err;
+        }
+      }
+      // Same content, other mode (hard links share it): a local copy, cloned where the fs can.
+      await copyFile(src, full, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+      await chmod(full, entry.mode);
+      const fh = await open(full, 'r');
+      await fh.sync().finally(() => fh.close());
+    } catch (err) {
+      throw fsError(err, `placing ${what} from ${src}`, `free space in ${this.store.root}; the live snapshot is untouched`);
+    }
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    return readFile(join(this.dir, validateSnapshotPath(path)));
+  }
+
+  async commit(record: SnapshotRecord): Promise<void> {
+    const final = join(this.store.snapshotsDir, this.id);
+    try {
+      // Deepest first, so each directory entry is durable before its parent's.
+      for (const d of [...this.dirs].sort((a, b) => b.length - a.length)) await fsyncDir(d);
+      await writeFileAtomic(join(this.store.manifestsDir, `${this.id}.json`), JSON.stringify({ format: RECORD_FORMAT, ...record }) + '\n');
+    } catch (err) {
+      throw fsError(err, `committing snapshot ${this.id}`, `free space in ${this.store.root}; the live snapshot is untouched`);
+    }
+    try {
+      await rename(this.dir, final);
+    } catch (err) {
+      await unlink(join(this.store.manifestsDir, `${this.id}.json`)).catch(() => {});
+      throw fsError(err, `committing snapshot ${this.id}`, 'the live snapshot is untouched');
+    }
+    await fsyncDir(this.store.snapshotsDir);
+  }
+
+  async abort(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

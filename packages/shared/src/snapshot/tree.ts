@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { FormatError } from '../errors';
+import { validateSnapshotPath, type Manifest, type ManifestEntry } from './manifest';
+
+/**
+ * The sending side of a snapshot, at the edge (fs): the manifest of a repository tree on disk and
+ * a tar stream of some of its files. Used by `repo-agent import` and by the orchestrator's deploy.
+ */
+
+/** SHA-256 (hex) and size of a file, streamed. */
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    h.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
+/**
+ * Walk `root` and list every regular file with size, SHA-256 and mode, sorted by path. A symlink,
+ * device, FIFO or socket anywhere in the tree is refused: a snapshot holds regular files only.
+ */
+export async function scanTree(root: string): Promise<Manifest> {
+  const entries: ManifestEntry[] = [];
+  async function walk(rel: string): Promise<void> {
+    const dir = rel ? join(root, rel) : root;
+    const names = (await readdir(dir)).sort();
+    for (const name of names) {
+      const relPath = rel ? `${rel}/${name}` : name;
+      validateSnapshotPath(relPath, root);
+      const st = await lstat(join(root, relPath));
+      if (st.isDirectory()) await walk(relPath);
+      else if (st.isFile()) {
+        const { sha256, size } = await hashFile(join(root, relPath));
+        entries.push({ path: relPath, size, sha256, mode: st.mode & 0o777 });
+      } else {
+        const kind = st.isSymbolicLink() ? 'a symlink' : 'not a regular file (device, FIFO or socket)';
+        throw new FormatError('E_SNAPSHOT_FILE_TYPE', `${join(root, relPath)} is ${kind}`, 'a repository tree may hold regular files and directories only: replace links by copies');
+      }
+    }
+  }
+  await walk('');
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { entries };
+}
+
+/**
+ * A tar stream (ustar/pax, regular files only) of `entries` read from `root`, streamed one file
+ * at a time with backpressure. A file whose size changed since the manifest was made fails the
+ * stream (the receiver would refuse it anyway).
+ */
+export function packTree(root: string, entries: readonly ManifestEntry[]): Readable {
+  const pack = tar.pack();
+  void (async () => {
+    for (const e of entries) {
+      const fh = await open(join(root, e.path), 'r');
+      try {
+        const st = await fh.stat();
+        if (!st.isFile() || st.size !== e.size) {
+          throw new FormatError('E_SNAPSHOT_CHANGED', `${join(root, e.path)} changed since its manifest was made (size ${st.size}, expected ${e.size})`, 'do not modify a tree while it is being deployed');
+        }
+        const entry = pack.entry({ name: e.path, size: e.size, mode: e.mode, type: 'file', mtime: st.mtime });
+        await pipeline(fh.createReadStream({ autoClose: false }), entry);
+      } finally {
+        await fh.close();
+      }
+    }
+    pack.finalize();
+  })().catch((err: unknown) => pack.destroy(err as Error));
+  // tar-stream's streams are streamx streams: hand out a Node Readable.
+  return Readable.from(pack);
+}
