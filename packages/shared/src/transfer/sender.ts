@@ -84,8 +84,18 @@ export interface PushOptions {
   bwLimit?: number;
 }
 
+/** What earlier attempts of the same push did: files they sent (maybe unconfirmed) and bytes. */
+export interface PushProgressState {
+  begun: Map<string, number>;
+  confirmed: Set<string>;
+  /** Files confirmed landed, across attempts. */
+  sent: PushResult['sent'];
+}
+
+export const newPushState = (): PushProgressState => ({ begun: new Map(), confirmed: new Set(), sent: [] });
+
 /** One attempt over one connection. */
-export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: PushOptions, progress?: Progress): Promise<PushResult> {
+export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: PushOptions, progress?: Progress, state: PushProgressState = newPushState()): Promise<PushResult> {
   const log = opts.logger;
   const replyTimeout = opts.replyTimeoutMs ?? 120_000;
   conn.send({ type: 'push.offer', release: req.release, target: req.target, replace: req.replace, files: req.files.map(({ name, size, sha256 }) => ({ name, size, sha256 })) });
@@ -95,7 +105,10 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
   if (conflicts.length) {
     throw new TransferError('E_CONFLICT', `release ${req.release} target ${req.target} already holds different content under ${conflicts.join(', ')}`, 'pass --replace to overwrite them, or bump the package version');
   }
-  const alreadyThere = status.files.filter((s) => s.state === 'complete').map((s) => s.name);
+  const complete = status.files.filter((s) => s.state === 'complete').map((s) => s.name);
+  // A file an earlier attempt sent but whose confirmation was lost with the connection counts as sent.
+  const sentEarlier = complete.filter((n) => state.begun.has(n) && !state.confirmed.has(n));
+  const alreadyThere = complete.filter((n) => !state.begun.has(n));
   const todo = status.files.filter((s) => s.state === 'missing' || s.state === 'partial');
   const total = todo.reduce((n, s) => n + (byName.get(s.name)!.size - s.offset), 0);
   const bar = progress ?? createProgress({ total, label: `push ${req.release}/${req.target}`, logger: log, tty: opts.tty });
@@ -103,7 +116,11 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
   let done = 0;
   const started = Date.now();
   const pending = new Map<string, { bytes: number; resumedFrom: number }>();
-  const sent: PushResult['sent'] = [];
+  const sent = state.sent;
+  for (const name of sentEarlier) {
+    sent.push({ name, bytes: state.begun.get(name)!, resumedFrom: 0 });
+    state.confirmed.add(name);
+  }
   const failures: Error[] = [];
 
   const collect = async (until: number) => {
@@ -117,6 +134,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
       const p = pending.get(msg.name);
       if (!p) continue;
       pending.delete(msg.name);
+      state.confirmed.add(msg.name);
       sent.push({ name: msg.name, ...p });
       log.info('file landed', { file: msg.name, bytes: p.bytes, resumedFrom: p.resumedFrom });
     }
@@ -132,6 +150,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
     if (s.offset > 0) log.info('resuming', { file: f.name, offset: s.offset, size: f.size });
     conn.send({ type: 'file.begin', name: f.name, size: f.size, sha256: f.sha256, offset: s.offset });
     let bytes = 0;
+    state.begun.set(f.name, state.begun.get(f.name) ?? 0);
     if (s.offset < f.size) {
       for await (const chunk of createReadStream(f.path, { start: s.offset, highWaterMark: chunkSize })) {
         await conn.sendBinary(chunk as Buffer);
@@ -145,6 +164,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
       }
     }
     conn.send({ type: 'file.end', name: f.name });
+    state.begun.set(f.name, (state.begun.get(f.name) ?? 0) + bytes);
     pending.set(f.name, { bytes, resumedFrom: s.offset });
     // Pipeline small files, but do not run far ahead of the receiver's confirmations.
     await collect(64);
@@ -174,17 +194,15 @@ export async function pushWithRetry(connect: () => Promise<ClientConnection>, re
   const log = opts.logger;
   let delay = opts.backoffMs ?? 1000;
   let bytesSent = 0;
-  const sent: PushResult['sent'] = [];
+  const state = newPushState();
   for (let attempt = 1; ; attempt++) {
     let conn: ClientConnection | undefined;
     try {
       conn = await connect();
-      const r = await pushOnce(conn, req, opts);
+      const r = await pushOnce(conn, req, opts, undefined, state);
       conn.close('push complete');
       bytesSent += r.bytesSent;
-      sent.push(...r.sent);
-      const landedEarlier = r.alreadyThere.filter((n) => !sent.some((s) => s.name === n));
-      return { sent, alreadyThere: landedEarlier, bytesSent, attempts: attempt };
+      return { sent: r.sent, alreadyThere: r.alreadyThere, bytesSent, attempts: attempt };
     } catch (err) {
       conn?.close('push failed');
       if (conn) bytesSent += conn.bytesSent;
