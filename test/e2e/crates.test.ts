@@ -2,7 +2,8 @@
  * `build-agent crates publish` as a real process, driving the real cargo against a crates.io-like
  * registry on 127.0.0.1 (git index on disk, publish API emulator).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,19 @@ import { writeCargoHome, writeCratePair, type CratePair } from '../helpers/rust-
 const run = promisify(execFile);
 const TOKEN = 'cio-test-token-5f0e8a2b9c4d4e7f';
 
-describe('build-agent crates publish (real cargo, registry emulator)', () => {
+/**
+ * The cargo on PATH (rustup's, or Debian's in CI), and Debian's /usr/bin/cargo as well when it is
+ * a different one: old cargo does not wait for the index after a publish and reports an existing
+ * version only through the registry's error, new cargo does both itself.
+ */
+function cargos(): Array<{ label: string; bin: string }> {
+  const onPath = execFileSync('sh', ['-c', 'command -v cargo || true'], { encoding: 'utf8' }).trim();
+  const list = [{ label: onPath ? `cargo on PATH (${onPath})` : 'cargo on PATH', bin: onPath || 'cargo' }];
+  if (existsSync('/usr/bin/cargo') && (!onPath || realpathSync(onPath) !== realpathSync('/usr/bin/cargo'))) list.push({ label: "Debian's /usr/bin/cargo", bin: '/usr/bin/cargo' });
+  return list;
+}
+
+describe.each(cargos())('build-agent crates publish with $label, registry emulator', ({ bin: cargo }) => {
   let dir: string;
   let registry: CratesRegistry | undefined;
   let crates: CratePair;
@@ -29,7 +42,7 @@ describe('build-agent crates publish (real cargo, registry emulator)', () => {
     // Short retry delays keep the 429 tests quick; everything else is the default.
     config = join(dir, 'build-agent.json');
     await writeFile(config, JSON.stringify({ registryRetryDelay: '100ms', cratesIndexTimeout: '60s' }));
-    env = { CARGO_HOME: cargoHome, CARGO_REGISTRIES_TEST_TOKEN: TOKEN, CARGO_TARGET_DIR: join(dir, 'target') };
+    env = { CARGO_HOME: cargoHome, CARGO_REGISTRIES_TEST_TOKEN: TOKEN, CARGO_TARGET_DIR: join(dir, 'target'), PKGFLEET_CARGO: cargo };
   }
 
   const publish = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
@@ -85,7 +98,7 @@ describe('build-agent crates publish (real cargo, registry emulator)', () => {
   it('waits until a dependency is visible in the index before publishing its dependent', async () => {
     await setup({ indexDelayMs: 4000 });
     // An earlier run published tools; the registry's API knows it, its index does not show it yet.
-    await run('cargo', ['package', '--no-verify', '--manifest-path', join(crates.tools, 'Cargo.toml')], { env: { ...process.env, ...env } });
+    await run(cargo, ['package', '--no-verify', '--manifest-path', join(crates.tools, 'Cargo.toml')], { env: { ...process.env, ...env } });
     registry!.preload({ name: 'demo-tools', vers: '1.2.3' }, await readFile(join(dir, 'target', 'package', 'demo-tools-1.2.3.crate')));
     const r = await publish(['--no-verify', '--json', crates.core, crates.tools]);
     expect(r.code, r.stderr).toBe(0);
@@ -101,7 +114,7 @@ describe('build-agent crates publish (real cargo, registry emulator)', () => {
 
   it('fails the dependent, not the run\'s other work, when the index does not catch up by the deadline', async () => {
     await setup({ indexDelayMs: 60_000 });
-    await run('cargo', ['package', '--no-verify', '--manifest-path', join(crates.tools, 'Cargo.toml')], { env: { ...process.env, ...env } });
+    await run(cargo, ['package', '--no-verify', '--manifest-path', join(crates.tools, 'Cargo.toml')], { env: { ...process.env, ...env } });
     registry!.preload({ name: 'demo-tools', vers: '1.2.3' }, await readFile(join(dir, 'target', 'package', 'demo-tools-1.2.3.crate')));
     const r = await publish(['--no-verify', '--index-timeout', '3s', crates.core, crates.tools]);
     expect(r.code).toBe(1);
