@@ -100,7 +100,10 @@ export async function writeYum(
   for (const [channel, cs] of Object.entries(state.channels)) {
     const base = `${YUM_DIR}/${channel}`;
     const prev = previous.channels[channel];
-    if (channel !== ctx.suite && prev?.files && tree.previousDir) {
+    // another channel is carried over as it is, unless the signing key changed: then its rpms
+    // and metadata are signed again, or dnf would refuse them against the published key
+    const sameKey = cs.packages.every((p) => p.signed?.fingerprint === signer.fingerprint);
+    if (channel !== ctx.suite && prev?.files && tree.previousDir && sameKey) {
       for (const f of prev.files) await tree.linkPrevious(`${base}/${f}`);
       channels[channel] = cs;
       continue;

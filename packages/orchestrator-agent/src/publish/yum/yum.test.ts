@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { execFile as execFileCb } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSigningKey, loadSigner, memoryLogger, type Signer } from '@pkgfleet/shared';
+import { makeRpm } from '../../../../../test/helpers/rpms';
+import { publish } from '../pipeline';
+import { DEFAULT_SETTINGS, type RepoSettings } from '../settings';
+
+const execFile = promisify(execFileCb);
+let dir: string;
+let signerA: Signer;
+let signerB: Signer;
+const pubs: Record<string, string> = {};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'yum-format-'));
+  for (const [n, algo] of [['A', 'ed25519'], ['B', 'rsa4096']] as const) {
+    const k = await generateSigningKey({ name: `key ${n}`, email: `${n}@example.com`, algo });
+    pubs[n] = join(dir, `${n}.asc`);
+    await writeFile(pubs[n], k.publicKeyArmored);
+    if (n === 'A') signerA = await loadSigner(k.privateKeyArmored, undefined);
+    else signerB = await loadSigner(k.privateKeyArmored, undefined);
+  }
+}, 120_000);
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function rpm(name: string, version: string, arch = 'x86_64', epoch?: number): Promise<string> {
+  const f = join(dir, 'in', `${name}-${version}-${n++}.${arch}.rpm`);
+  await mkdir(join(dir, 'in'), { recursive: true });
+  await writeFile(f, makeRpm({ name, version, release: '1', arch, epoch, files: [{ path: `/usr/share/${name}/${version}`, data: Buffer.from(version) }] }));
+  return f;
+}
+
+async function run(root: string, channel: string, paths: string[], signer: Signer, settings: Partial<RepoSettings> = {}) {
+  return publish({ root, channel, paths, signer, settings: { ...DEFAULT_SETTINGS, ...settings }, now: new Date(1_750_000_000_000 + n * 1000), logger: memoryLogger() });
+}
+
+async function primaryOf(root: string, channel: string, arch: string): Promise<string> {
+  const md = join(root, 'current/rpm', channel, arch, 'repodata');
+  const f = (await readdir(md)).find((x) => x.endsWith('-primary.xml.gz'))!;
+  return gunzipSync(await readFile(join(md, f))).toString('utf8');
+}
+const versions = (xml: string, name: string) => [...xml.matchAll(new RegExp(`<name>${name}</name>\\s*<arch>[^<]+</arch>\\s*<version epoch="(\\d+)" ver="([^"]+)"`, 'g'))].map((m) => `${m[1]}:${m[2]}`);
+
+async function checksig(file: string, pub: string): Promise<boolean> {
+  const db = await mkdtemp(join(dir, 'db-'));
+  await execFile('rpmkeys', ['--root', db, '--import', pub]);
+  return execFile('rpmkeys', ['--root', db, '-K', '--define', '_pkgverify_level signature', file]).then(() => true, () => false);
+}
+
+describe('yum format through the publish pipeline', () => {
+  it('keeps the newest N versions of each package by rpm version order', async () => {
+    const root = join(dir, 'retention');
+    const files = [await rpm('tool', '1.9'), await rpm('tool', '1.10'), await rpm('tool', '1.10~rc1'), await rpm('tool', '2.0^git1'), await rpm('tool', '0.5', 'x86_64', 1)];
+    await run(root, 'stable', files, signerA, { retention: 3 });
+    expect(versions(await primaryOf(root, 'stable', 'x86_64'), 'tool')).toEqual(['1:0.5', '0:2.0^git1', '0:1.10']);
+    // the dropped versions are not in the tree either
+    const pk = await readdir(join(root, 'current/rpm/stable/x86_64/Packages/t'));
+    expect(pk.sort()).toEqual(['tool-0.5-1.x86_64.rpm', 'tool-1.10-1.x86_64.rpm', 'tool-2.0^git1-1.x86_64.rpm']);
+  });
+
+  it('adding one rpm links every signed rpm already published, noarch is one file in every arch repository', async () => {
+    const root = join(dir, 'add-one');
+    await run(root, 'stable', [await rpm('base', '1.0'), await rpm('common', '1.0', 'noarch'), await rpm('armonly', '1.0', 'aarch64')], signerA);
+    const ino = async (rel: string) => (await stat(join(root, 'current/rpm/stable', rel))).ino;
+    const before = await ino('x86_64/Packages/b/base-1.0-1.x86_64.rpm');
+    expect(await ino('x86_64/Packages/c/common-1.0-1.noarch.rpm')).toBe(await ino('aarch64/Packages/c/common-1.0-1.noarch.rpm'));
+    const res = await run(root, 'stable', [await rpm('extra', '2.0')], signerA);
+    expect(res.formats.find((f) => f.format === 'yum')!.added).toEqual(['rpm/stable/x86_64/Packages/e/extra-2.0-1.x86_64.rpm']);
+    expect(await ino('x86_64/Packages/b/base-1.0-1.x86_64.rpm')).toBe(before);
+    const x86 = await primaryOf(root, 'stable', 'x86_64');
+    expect(['base', 'common', 'extra'].map((p) => versions(x86, p).length)).toEqual([1, 1, 1]);
+    expect(versions(x86, 'armonly')).toEqual([]);
+    expect(versions(await primaryOf(root, 'stable', 'aarch64'), 'armonly')).toEqual(['0:1.0']);
+  });
+
+  it('another channel is carried over byte for byte; a new signing key re-signs every rpm of every channel', async () => {
+    const root = join(dir, 'rotate');
+    await run(root, 'nightly', [await rpm('night', '1.0')], signerA);
+    await run(root, 'stable', [await rpm('day', '1.0')], signerA);
+    const nightlyRepomd = join(root, 'current/rpm/nightly/x86_64/repodata/repomd.xml');
+    const before = await readFile(nightlyRepomd);
+    const beforeIno = (await stat(nightlyRepomd)).ino;
+    await run(root, 'stable', [await rpm('day', '0.9')], signerA);
+    expect(Buffer.compare(await readFile(nightlyRepomd), before)).toBe(0);
+    expect((await stat(nightlyRepomd)).ino).toBe(beforeIno);
+    await run(root, 'stable', [await rpm('day', '1.1')], signerB);
+    const day10 = join(root, 'current/rpm/stable/x86_64/Packages/d/day-1.0-1.x86_64.rpm');
+    expect(await checksig(day10, pubs.B!)).toBe(true);
+    expect(await checksig(day10, pubs.A!)).toBe(false);
+    const night = join(root, 'current/rpm/nightly/x86_64/Packages/n/night-1.0-1.x86_64.rpm');
+    expect([await checksig(night, pubs.B!), await checksig(night, pubs.A!)]).toEqual([true, false]);
+    // the primary's checksum is that of the re-signed file
+    const sha = createHashHex(await readFile(day10));
+    expect(await primaryOf(root, 'stable', 'x86_64')).toContain(`<checksum type="sha256" pkgid="YES">${sha}</checksum>`);
+  }, 60_000);
+
+  it('refuses an rpm whose arch has no repository', async () => {
+    const root = join(dir, 'arch');
+    await expect(run(root, 'stable', [await rpm('ppc', '1.0', 'ppc64le')], signerA)).rejects.toThrow(/ppc-1\.0-\d+\.ppc64le\.rpm: arch "ppc64le" has no repository/);
+  });
+});
+
+function createHashHex(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('hex');
+}
