@@ -123,6 +123,14 @@ describe.each(cargos())('build-agent crates publish with $label, registry emulat
     expect(registry!.published).toEqual(['demo-tools@1.2.3']);
   });
 
+  it('publishes to a registry named only by --index, with no cargo config for it', async () => {
+    await setup();
+    env.CARGO_HOME = await writeCargoHome(join(dir, 'bare'), {});
+    const r = await publish(['--no-verify', '--index', registry!.indexUrl, crates.core, crates.tools]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(registry!.published).toEqual(['demo-tools@1.2.3', 'demo-core@1.2.3']);
+  });
+
   it('retries 429 and 5xx answers of the registry', async () => {
     await setup();
     registry!.inject('GET', '/api/v1/crates/demo-tools/', [{ status: 429, retryAfter: '1' }]);
