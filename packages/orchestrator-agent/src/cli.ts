@@ -6,6 +6,7 @@ import { register as registerArtifacts } from './commands/artifacts';
 import { register as registerKeys } from './commands/keys';
 import { register as registerRepoPublish } from './commands/repo-publish';
 import { register as registerMachines } from './commands/machines';
+import { register as registerDeploy } from './commands/deploy';
 
 /** The orchestrator-agent program: one file per subcommand in commands/, registered here. */
 export function buildProgram(): Command {
@@ -17,5 +18,6 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerRepoPublish(program);
   registerMachines(program);
+  registerDeploy(program);
   return program;
 }

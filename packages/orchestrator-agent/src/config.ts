@@ -14,6 +14,7 @@ export const coreSchema = defineSchema({
   maxFiles: { type: 'number', default: 100_000, describe: 'most files one push may offer' },
   chunkSize: { type: 'number', default: 1024 * 1024, describe: 'binary frame size of file data, in bytes' },
   maxMessageBytes: { type: 'number', default: 16 * 1024 * 1024, describe: 'largest JSON control message accepted, in bytes' },
+  deployCredential: { type: 'string', env: 'PKGFLEET_DEPLOY_CREDENTIAL', default: '/etc/pkgfleet/orchestrator-agent.deploy-credential', describe: 'deploy credential for the repo server (from `repo-agent credentials issue`)' },
   heartbeat: { type: 'duration', default: 10_000, describe: 'heartbeat interval; a peer silent for three is dropped' },
 });
 

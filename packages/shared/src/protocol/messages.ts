@@ -73,9 +73,32 @@ export const Heartbeat = z.strictObject({ type: z.literal('heartbeat'), seq: z.n
 export const HeartbeatAck = z.strictObject({ type: z.literal('heartbeat.ack'), seq: z.number().int().nonnegative() });
 export const Bye = z.strictObject({ type: z.literal('bye'), reason: z.string().max(1024) });
 
+/**
+ * Deploy (orchestrator → repo-agent): the snapshot manifest (validated by snapshot/manifest.ts),
+ * the content the repo server lacks, then a tar stream of exactly that as binary frames.
+ */
+export const DeployOffer = z.strictObject({ type: z.literal('deploy.offer'), manifest: z.unknown(), activate: z.boolean() });
+export const DeployLacking = z.strictObject({
+  type: z.literal('deploy.lacking'),
+  id: z.string().max(128),
+  entries: z.array(z.strictObject({ path: z.string().max(4096), size, sha256, mode: z.number().int().nonnegative().max(0o7777) })),
+});
+export const DeployEnd = z.strictObject({ type: z.literal('deploy.end') });
+export const DeployDone = z.strictObject({
+  type: z.literal('deploy.done'),
+  id: z.string().max(128),
+  activated: z.boolean(),
+  previous: z.string().max(128).optional(),
+  files: z.number().int().nonnegative(),
+  bytes: size,
+  bytesReceived: size,
+  filesReceived: z.number().int().nonnegative(),
+  filesLinked: z.number().int().nonnegative(),
+});
+
 /** Every message either side may send, keyed by `type`. */
 export const Message = z.discriminatedUnion('type', [
-  Hello, Welcome, ErrorMessage, PushOffer, PushStatus, FileBegin, FileEnd, FileDone, Register, Registered, Heartbeat, HeartbeatAck, Bye,
+  Hello, Welcome, ErrorMessage, PushOffer, PushStatus, FileBegin, FileEnd, FileDone, Register, Registered, Heartbeat, HeartbeatAck, Bye, DeployOffer, DeployLacking, DeployEnd, DeployDone,
 ]);
 export type Message = z.infer<typeof Message>;
 export type MessageOf<T extends Message['type']> = Extract<Message, { type: T }>;

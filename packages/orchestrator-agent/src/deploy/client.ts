@@ -1,0 +1,93 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClientConnection, isRetryable, packTree, readCredentialFile, scanTree, UsageError, type Logger, type MessageOf } from '@pkgfleet/shared';
+
+/**
+ * Send a repository tree to the repo-agent named in a deploy credential: the manifest first, then
+ * a tar stream of only what the repo server lacks; it verifies everything and swaps its web root.
+ */
+export interface DeployTreeOptions {
+  credentialPath: string;
+  activate: boolean;
+  logger: Logger;
+  connectTimeoutMs?: number;
+  /** How long the repo server may take to verify and commit after the last byte. */
+  verifyTimeoutMs?: number;
+  attempts?: number;
+  signal?: AbortSignal;
+}
+
+export interface DeployTreeResult {
+  done: MessageOf<'deploy.done'>;
+  tree: string;
+  /** Tar bytes put on the wire by the last attempt (file content plus tar headers). */
+  bytesSent: number;
+  lackingFiles: number;
+  url: string;
+}
+
+/** The tree a repository root serves: ROOT/current if it exists (made by `repo publish`), else ROOT itself. */
+export function treeToDeploy(root: string): string {
+  const current = join(root, 'current');
+  try {
+    return realpathSync(existsSync(current) ? current : root);
+  } catch {
+    throw new UsageError(`--root ${root}: no such directory`, 'pass the --root that `repo publish` wrote');
+  }
+}
+
+const FRAME = 1 << 20;
+
+async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTreeResult> {
+  const cred = readCredentialFile(opts.credentialPath);
+  if (cred.role !== 'deploy') throw new UsageError(`credential ${cred.id} (${opts.credentialPath}) is a ${cred.role} credential`, 'use the deploy credential made by `repo-agent credentials issue`');
+  const manifest = await scanTree(tree);
+  const conn = await ClientConnection.connect(cred, { agent: 'orchestrator-agent', logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
+  try {
+    conn.send({ type: 'deploy.offer', manifest, activate: opts.activate });
+    const lacking = await conn.next(['deploy.lacking'], 120_000, 'the list of lacking files');
+    const bytesLacking = lacking.entries.reduce((n, e) => n + e.size, 0);
+    opts.logger.info('repo server lacks', { id: lacking.id, files: lacking.entries.length, bytes: bytesLacking, of: manifest.entries.length });
+    // Coalesce tar-stream's small chunks into frames of up to 1 MiB.
+    let buf: Buffer[] = [];
+    let buffered = 0;
+    const flush = async () => {
+      if (!buffered) return;
+      const frame = buf.length === 1 ? buf[0]! : Buffer.concat(buf, buffered);
+      buf = [];
+      buffered = 0;
+      await conn.sendBinary(frame);
+    };
+    if (lacking.entries.length) {
+      for await (const chunk of packTree(tree, lacking.entries)) {
+        if (opts.signal?.aborted) throw opts.signal.reason;
+        buf.push(chunk as Buffer);
+        buffered += (chunk as Buffer).length;
+        if (buffered >= FRAME) await flush();
+      }
+      await flush();
+    }
+    conn.send({ type: 'deploy.end' });
+    const done = await conn.next(['deploy.done'], opts.verifyTimeoutMs ?? 600_000, 'the repo server to verify and activate the snapshot');
+    const bytesSent = conn.bytesSent;
+    conn.close('deploy complete');
+    return { done, tree, bytesSent, lackingFiles: lacking.entries.length, url: cred.url };
+  } catch (err) {
+    conn.close('deploy failed');
+    throw err;
+  }
+}
+
+export async function deployTree(root: string, opts: DeployTreeOptions): Promise<DeployTreeResult> {
+  const tree = treeToDeploy(root);
+  const attempts = opts.attempts ?? 3;
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt(tree, opts);
+    } catch (err) {
+      if (!isRetryable(err) || i >= attempts || opts.signal?.aborted) throw err;
+      opts.logger.warn(`deploy attempt ${i} failed; retrying`, { reason: (err as Error).message });
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** (i - 1)));
+    }
+  }
+}
