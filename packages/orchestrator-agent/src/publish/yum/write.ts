@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   checkHeaderDigests, filelistsHead, FILELISTS_TAIL, filelistsPackage, otherHead, OTHER_TAIL, otherPackage, packageFromRpm,
-  primaryHead, PRIMARY_TAIL, primaryPackage, readRpm, repodataFileName, repomdXml, RpmFormatError, RpmTag, signRpm,
+  primaryHead, PRIMARY_TAIL, primaryPackage, readRpm, repodataFileName, repomdXml, RpmFormatError, rpmPrefixLength, RpmTag, signRpm,
   type RepodataType, type RepomdRecord, type RpmPackage, type Signer,
 } from '@pkgfleet/shared';
 import type { FormatSummary, WriteContext } from '../format';
@@ -21,54 +21,78 @@ const PARALLEL = 4;
 
 const sha256hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
+/** Files up to this size are read and written in one piece (fewer system calls per rpm). */
+const WHOLE_FILE = 16 << 20;
+
 /**
  * Sign `source` (an rpm, signed or not) into the tree at `rel`: new lead and signature header,
- * then the original header and payload streamed unchanged. The payload is checked against the
- * header's payload digest on the way, so a damaged input fails here, naming it.
+ * then the original header and payload unchanged. The payload is checked against the header's
+ * payload digest on the way, so a damaged input fails here, naming it.
  */
 async function signInto(tree: TreeWriter, rel: string, source: string, signer: Signer): Promise<{ sha256: string; size: number; pkg: RpmPackage }> {
-  const prefixBytes = await readRpmPrefix(source);
-  const rpm = readRpm(prefixBytes, source);
-  checkHeaderDigests(rpm);
-  const signed = await signRpm(rpm, signer);
-  const { headerStart, headerEnd } = rpm.layout;
-  const payloadDigest = rpm.header.number(RpmTag.PAYLOADDIGESTALGO) === 8 ? rpm.header.strings(RpmTag.PAYLOADDIGEST)[0] : undefined;
-  const sizeTag = rpm.signature.number(1000) ?? rpm.signature.number(270);
-  const out = createHash('sha256');
-  const payload = createHash('sha256');
-  let size = 0;
-  let payloadSize = 0;
   const fh = await open(source, 'r');
   try {
-    async function* chunks(): AsyncGenerator<Uint8Array> {
-      const head = Buffer.concat([signed, prefixBytes.subarray(headerStart, headerEnd)]);
-      out.update(head);
-      size += head.length;
-      yield head;
-      const buf = Buffer.allocUnsafe(CHUNK);
-      for (let pos = headerEnd; ;) {
-        const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
-        if (bytesRead === 0) break;
-        const c = buf.subarray(0, bytesRead);
-        out.update(c);
-        payload.update(c);
-        size += bytesRead;
-        payloadSize += bytesRead;
-        pos += bytesRead;
-        yield c;
+    const { size: fileSize } = await fh.stat();
+    let whole: Buffer | undefined;
+    let prefixBytes: Uint8Array;
+    if (fileSize <= WHOLE_FILE) {
+      whole = Buffer.allocUnsafe(fileSize);
+      const { bytesRead } = await fh.read(whole, 0, fileSize, 0);
+      whole = whole.subarray(0, bytesRead);
+      prefixBytes = whole.subarray(0, Math.min(whole.length, rpmPrefixLength(whole, source)));
+    } else {
+      prefixBytes = await readRpmPrefix(source);
+    }
+    const rpm = readRpm(prefixBytes, source);
+    checkHeaderDigests(rpm);
+    const signed = await signRpm(rpm, signer);
+    const { headerStart, headerEnd } = rpm.layout;
+    const payloadDigest = rpm.header.number(RpmTag.PAYLOADDIGESTALGO) === 8 ? rpm.header.strings(RpmTag.PAYLOADDIGEST)[0] : undefined;
+    const sizeTag = rpm.signature.number(1000) ?? rpm.signature.number(270);
+    const out = createHash('sha256');
+    const payload = createHash('sha256');
+    let payloadSize = 0;
+    const header = prefixBytes.subarray(headerStart, headerEnd);
+    out.update(signed).update(header);
+    if (whole) {
+      const rest = whole.subarray(headerEnd);
+      out.update(rest);
+      payload.update(rest);
+      payloadSize = rest.length;
+      checkPayload();
+      await tree.writeFile(rel, Buffer.concat([signed, header, rest]));
+    } else {
+      async function* chunks(): AsyncGenerator<Uint8Array> {
+        yield signed;
+        yield header;
+        const buf = Buffer.allocUnsafe(CHUNK);
+        for (let pos = headerEnd; ;) {
+          const { bytesRead } = await fh.read(buf, 0, CHUNK, pos);
+          if (bytesRead === 0) break;
+          const c = buf.subarray(0, bytesRead);
+          out.update(c);
+          payload.update(c);
+          payloadSize += bytesRead;
+          pos += bytesRead;
+          yield c;
+        }
+        checkPayload();
+      }
+      await tree.writeChunks(rel, chunks());
+    }
+    return { sha256: out.digest('hex'), size: signed.length + header.length + payloadSize, pkg: packageFromRpm(rpm) };
+
+    function checkPayload(): void {
+      if (payloadDigest !== undefined && payload.digest('hex') !== payloadDigest) {
+        throw new RpmFormatError('E_RPM_DIGEST', `${source}: payload does not match the header's payload digest (damaged or truncated file)`, 'copy the file again, or rebuild the package');
+      }
+      if (sizeTag !== undefined && sizeTag !== headerEnd - headerStart + payloadSize) {
+        throw new RpmFormatError('E_RPM_TRUNCATED', `${source}: header and payload are ${headerEnd - headerStart + payloadSize} bytes, the signature header says ${sizeTag}`, 'copy the file again, or rebuild the package');
       }
     }
-    await tree.writeChunks(rel, chunks());
   } finally {
     await fh.close();
   }
-  if (payloadDigest !== undefined && payload.digest('hex') !== payloadDigest) {
-    throw new RpmFormatError('E_RPM_DIGEST', `${source}: payload does not match the header's payload digest (damaged or truncated file)`, 'copy the file again, or rebuild the package');
-  }
-  if (sizeTag !== undefined && sizeTag !== headerEnd - headerStart + payloadSize) {
-    throw new RpmFormatError('E_RPM_TRUNCATED', `${source}: header and payload are ${headerEnd - headerStart + payloadSize} bytes, the signature header says ${sizeTag}`, 'copy the file again, or rebuild the package');
-  }
-  return { sha256: out.digest('hex'), size, pkg: packageFromRpm(rpm) };
 }
 
 /** Arch repositories a package goes into. */
@@ -144,7 +168,9 @@ export async function writeYum(
         if (inputs.has(p.headerSha256)) added.push(`${base}/${dirs[0]}/${p.href}`);
       }
     };
+    const t0 = performance.now();
     await Promise.all(Array.from({ length: PARALLEL }, worker));
+    const t1 = performance.now();
 
     // 2. repodata per arch repository
     for (const arch of arches) {
@@ -180,6 +206,7 @@ export async function writeYum(
       }));
       files.push(`${name}.repo`);
     }
+    ctx.logger.debug('yum channel written', { channel, packages: cs.packages.length, signMs: Math.round(t1 - t0), repodataMs: Math.round(performance.now() - t1) });
     channels[channel] = { packages: cs.packages, files: files.sort() };
   }
   state.channels = channels;
