@@ -7,6 +7,7 @@ import { register as registerKeys } from './commands/keys';
 import { register as registerRepoPublish } from './commands/repo-publish';
 import { register as registerMachines } from './commands/machines';
 import { register as registerDeploy } from './commands/deploy';
+import { localProviderFactory, machineServices } from './machines/services';
 
 /** The orchestrator-agent program: one file per subcommand in commands/, registered here. */
 export function buildProgram(): Command {
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
   registerArtifacts(program);
   registerKeys(program);
   registerRepoPublish(program);
-  registerMachines(program);
+  registerMachines(program, { services: machineServices, providers: { local: localProviderFactory } });
   registerDeploy(program);
   return program;
 }

@@ -15,6 +15,8 @@ export const coreSchema = defineSchema({
   chunkSize: { type: 'number', default: 1024 * 1024, describe: 'binary frame size of file data, in bytes' },
   maxMessageBytes: { type: 'number', default: 16 * 1024 * 1024, describe: 'largest JSON control message accepted, in bytes' },
   deployCredential: { type: 'string', env: 'PKGFLEET_DEPLOY_CREDENTIAL', default: '/etc/pkgfleet/orchestrator-agent.deploy-credential', describe: 'deploy credential for the repo server (from `repo-agent credentials issue`)' },
+  machinesCredentialTtl: { type: 'duration', default: 6 * 3_600_000, describe: 'lifetime of the credential each new build machine gets' },
+  localBuildAgent: { type: 'string', env: 'PKGFLEET_LOCAL_BUILD_AGENT', describe: 'command that runs build-agent for provider local (default: the build-agent beside this executable)' },
   heartbeat: { type: 'duration', default: 10_000, describe: 'heartbeat interval; a peer silent for three is dropped' },
 });
 

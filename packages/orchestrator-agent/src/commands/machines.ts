@@ -14,12 +14,15 @@ export interface MachinesDeps {
   issueCredential?: IssueCredential;
   waitForRegistration?: WaitForRegistration;
   providers?: Partial<Record<ProviderName, ProviderFactory>>;
+  /** The same, bound to a command's context (config, state dir); wins over the plain ones. */
+  services?: (ctx: CommandContext) => { issueCredential?: IssueCredential; waitForRegistration?: WaitForRegistration; revoke?: (release: string) => Promise<number> };
   /** Tests: a context with captured stdout. */
   context?: (cmd: Command) => CommandContext;
 }
 
 export function register(program: Command, deps: MachinesDeps = {}): void {
   const ctxOf = (cmd: Command) => (deps.context ?? ((c: Command) => contextFor(c, 'orchestrator-agent')))(cmd);
+  const svcOf = (ctx: CommandContext) => ({ issueCredential: deps.issueCredential, waitForRegistration: deps.waitForRegistration, ...deps.services?.(ctx) });
   const load = (ctx: CommandContext, flags: Record<string, unknown> = {}): MachinesConfig => loadOrchestratorConfig(ctx, flags).config;
   const providerOption = () => new Option('--provider <name>', 'digitalocean or local (default: machinesProvider in the config, else local)').choices(['digitalocean', 'local']);
   const providerFor = (ctx: CommandContext, provider: string | undefined) => {
@@ -42,8 +45,9 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
       const ctx = ctxOf(cmd);
       assertRelease(opts.release);
       const targets = parseTargets(opts.targets);
-      if (!deps.issueCredential) throw new UsageError('machines create: credential issuing is not wired into this build', 'use a build of orchestrator-agent with the credentials service');
-      if (opts.wait && !deps.waitForRegistration) throw new UsageError('machines create --wait: the registration service is not wired into this build');
+      const svc = svcOf(ctx);
+      if (!svc.issueCredential) throw new UsageError('machines create: credential issuing is not wired into this build', 'use a build of orchestrator-agent with the credentials service');
+      if (opts.wait && !svc.waitForRegistration) throw new UsageError('machines create --wait: the registration service is not wired into this build');
       const { config, provider } = providerFor(ctx, opts.provider);
       const ssh = sshAccess(config, opts.executable);
       if (opts.executable && !ssh) throw new UsageError('--executable needs machinesSshKeyFile in the config (the key to reach the machines by SSH)');
@@ -51,9 +55,9 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
         provider,
         release: opts.release,
         targets,
-        issueCredential: deps.issueCredential,
+        issueCredential: svc.issueCredential,
         readyTimeoutMs: config.machinesReadyTimeout,
-        wait: opts.wait ? { waitForRegistration: deps.waitForRegistration!, timeoutMs: opts.timeout ? parseDuration(opts.timeout, '--timeout') : config.machinesRegisterTimeout } : undefined,
+        wait: opts.wait ? { waitForRegistration: svc.waitForRegistration!, timeoutMs: opts.timeout ? parseDuration(opts.timeout, '--timeout') : config.machinesRegisterTimeout } : undefined,
         ssh,
         logger: ctx.logger,
         signal: ctx.signal,
@@ -73,6 +77,9 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
       if (opts.release) assertRelease(opts.release);
       const { provider } = providerFor(ctx, opts.provider);
       const n = opts.release ? await provider.deleteRelease(opts.release, ctx.signal) : await provider.deleteAll(ctx.signal);
+      // A deleted machine's credential is of no use to anyone any more.
+      const revoke = svcOf(ctx).revoke;
+      if (revoke && opts.release) await revoke(opts.release);
       ctx.stdout(`deleted ${n} machine${n === 1 ? '' : 's'}${opts.release ? ` of release ${opts.release}` : ''}`);
     });
 
@@ -123,7 +130,7 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
       const config = load(ctx);
       let credential: string;
       if (opts.credential) credential = readFileSync(opts.credential, 'utf8');
-      else if (deps.issueCredential) credential = await deps.issueCredential(opts.release, opts.target);
+      else if (svcOf(ctx).issueCredential) credential = await svcOf(ctx).issueCredential!(opts.release, opts.target);
       else throw new UsageError('machines user-data needs --credential FILE in this build', 'make one with `orchestrator-agent credentials issue --release R --target T --out FILE`');
       ctx.stdout(renderUserData({ release: opts.release, target: opts.target, credential, ...userDataSettings(config) }).replace(/\n$/, ''));
     });

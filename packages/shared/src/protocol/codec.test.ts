@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode } from './codec';
 import { PushSessionMachine } from './session';
 import { fileNameProblem } from './names';
+import type { MessageOf } from './messages';
 
 const sha = 'a'.repeat(64);
 
 describe('message codec', () => {
   it('round-trips a valid offer', () => {
-    const msg = { type: 'push.offer', release: 'v1.2.3', target: 'amd64-deb', replace: false, files: [{ name: 'foo_1.0_amd64.deb', size: 10, sha256: sha }] } as const;
+    const msg: MessageOf<'push.offer'> = { type: 'push.offer', release: 'v1.2.3', target: 'amd64-deb', replace: false, files: [{ name: 'foo_1.0_amd64.deb', size: 10, sha256: sha }] };
     expect(decode(encode(msg))).toEqual(msg);
   });
 
