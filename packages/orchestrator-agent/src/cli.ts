@@ -8,6 +8,8 @@ import { register as registerRepoPublish } from './commands/repo-publish';
 import { register as registerMachines } from './commands/machines';
 import { register as registerDeploy } from './commands/deploy';
 import { localProviderFactory, machineServices } from './machines/services';
+import { register as registerPublish } from './commands/publish';
+import { register as registerRelease } from './commands/release';
 
 /** The orchestrator-agent program: one file per subcommand in commands/, registered here. */
 export function buildProgram(): Command {
@@ -20,5 +22,7 @@ export function buildProgram(): Command {
   registerRepoPublish(program);
   registerMachines(program, { services: machineServices, providers: { local: localProviderFactory } });
   registerDeploy(program);
+  registerPublish(program);
+  registerRelease(program);
   return program;
 }

@@ -17,6 +17,11 @@ export const coreSchema = defineSchema({
   deployCredential: { type: 'string', env: 'PKGFLEET_DEPLOY_CREDENTIAL', default: '/etc/pkgfleet/orchestrator-agent.deploy-credential', describe: 'deploy credential for the repo server (from `repo-agent credentials issue`)' },
   machinesCredentialTtl: { type: 'duration', default: 6 * 3_600_000, describe: 'lifetime of the credential each new build machine gets' },
   localBuildAgent: { type: 'string', env: 'PKGFLEET_LOCAL_BUILD_AGENT', describe: 'command that runs build-agent for provider local (default: the build-agent beside this executable)' },
+  repoRoot: { type: 'string', env: 'PKGFLEET_REPO_ROOT', describe: 'repository root that publish writes (default <state>/repo)' },
+  repoKey: { type: 'string', env: 'PKGFLEET_SIGNING_KEY', describe: 'armored private signing key file (mode 0600), from `keys generate`' },
+  repoPassphraseFile: { type: 'string', env: 'PKGFLEET_KEY_PASSPHRASE_FILE', describe: 'file holding the signing key passphrase (or $PKGFLEET_KEY_PASSPHRASE)' },
+  publishExpect: { type: 'strings', default: [], describe: 'targets publish waits for when --expect is not given' },
+  publishTimeout: { type: 'duration', default: 1_800_000, describe: 'how long publish waits for the expected artifacts' },
   heartbeat: { type: 'duration', default: 10_000, describe: 'heartbeat interval; a peer silent for three is dropped' },
 });
 
