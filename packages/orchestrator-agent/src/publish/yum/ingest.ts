@@ -6,17 +6,20 @@ import { identityOf, type FileIdentity } from '../cache';
 import { PublishError, type FormatContext } from '../format';
 import { yumArches } from './state';
 
+/** What planning needs to know of an rpm (the full header is read again when signing). */
+export type RpmIdentity = Pick<RpmPackage, 'name' | 'epoch' | 'version' | 'release' | 'arch' | 'isSource'>;
+
 /** A new .rpm given to `repo publish`: what its header says (the payload is read when signing). */
 export interface RpmRecord {
   input: string;
   headerSha256: string;
   /** Bytes of lead + signature header + header. */
   prefixLength: number;
-  pkg: RpmPackage;
+  pkg: RpmIdentity;
 }
 
 /** Cached per file identity; bump the kind when the record's shape changes. */
-const CACHE_KIND = 'rpm-v1';
+const CACHE_KIND = 'rpm-v2';
 type Cached = Omit<RpmRecord, 'input'>;
 
 /** Lead + both headers of an rpm, read in as few reads as needed (never the payload). */
@@ -45,7 +48,8 @@ async function readRecord(input: string): Promise<Cached> {
   const prefix = await readRpmPrefix(input);
   const rpm = readRpm(prefix, input);
   checkHeaderDigests(rpm);
-  return { headerSha256: headerSha256(rpm), prefixLength: rpm.layout.headerEnd, pkg: packageFromRpm(rpm) };
+  const { name, epoch, version, release, arch, isSource } = packageFromRpm(rpm);
+  return { headerSha256: headerSha256(rpm), prefixLength: rpm.layout.headerEnd, pkg: { name, epoch, version, release, arch, isSource } };
 }
 
 /**
