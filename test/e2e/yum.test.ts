@@ -1,11 +1,11 @@
 import { execFile as execFileCb } from 'node:child_process';
 import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningKey, loadSigner } from '@pkgfleet/shared';
-import { runAgent } from '../helpers/agents';
+import { REPO_ROOT, runAgent } from '../helpers/agents';
 import { rpmbuild, rpmbuildSource, rpmsignWithGpg } from '../helpers/rpms';
 
 /**
@@ -14,7 +14,7 @@ import { rpmbuild, rpmbuildSource, rpmsignWithGpg } from '../helpers/rpms';
  * over HTTP, and compared with a createrepo_c repository of the same rpms.
  */
 const execFile = promisify(execFileCb);
-const VERIFY = '/work/shared/verify';
+const VERIFY = resolve(REPO_ROOT, '..', 'shared', 'verify');
 
 let dir: string;
 let root: string;

@@ -6,6 +6,7 @@ import { register as registerActivate } from './commands/activate';
 import { register as registerGc } from './commands/gc';
 import { register as registerVerify } from './commands/verify';
 import { register as registerImport } from './commands/import';
+import { register as registerCredentials } from './commands/credentials';
 
 /** The repo-agent program: one file per subcommand in commands/, registered here. */
 export function buildProgram(): Command {
@@ -17,5 +18,6 @@ export function buildProgram(): Command {
   registerGc(program);
   registerVerify(program);
   registerImport(program);
+  registerCredentials(program);
   return program;
 }

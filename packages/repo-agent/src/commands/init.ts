@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { contextFor, ConfigError, readPublicKey, writeFileAtomic, type Command } from '@pkgfleet/shared';
 import { loadRepoAgent, writeRepoAgentConfig } from '../config';
+import { trustStore } from './credentials';
 
 export function register(program: Command): void {
   program
@@ -12,7 +13,7 @@ export function register(program: Command): void {
     .option('--http <addr>', 'serve the live snapshot over HTTP on this address (HOST:PORT)')
     .action(async (opts: { trustKey: string; listen?: string; http?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'repo-agent');
-      const { stateDir, configFile, store, config } = loadRepoAgent(ctx, { listen: opts.listen, http: opts.http });
+      const { stateDir, configFile, store } = loadRepoAgent(ctx, { listen: opts.listen, http: opts.http });
       let data: Buffer;
       try {
         data = await readFile(opts.trustKey);
@@ -26,7 +27,8 @@ export function register(program: Command): void {
       // A copy in the state dir: the key a deploy is checked against does not move with the source file.
       const trustKey = join(stateDir, armored ? 'trusted-key.asc' : 'trusted-key.gpg');
       await writeFileAtomic(trustKey, data, { mode: 0o644 });
-      await writeRepoAgentConfig(configFile, { stateDir: resolve(stateDir), trustKey, listen: config.listen, http: opts.http });
+      await trustStore(stateDir).init();
+      await writeRepoAgentConfig(configFile, { stateDir: resolve(stateDir), trustKey, listen: opts.listen, http: opts.http });
       const fingerprint = key.getFingerprint().toUpperCase();
       ctx.logger.info('repo-agent initialized', { stateDir, config: configFile, trustKey, fingerprint });
       ctx.stdout(`initialized: state ${stateDir}, config ${configFile}, trusted key ${fingerprint}`);

@@ -1,21 +1,44 @@
-import { contextFor, UsageError, type Command } from '@pkgfleet/shared';
-import { loadRepoAgent } from '../config';
+import { readFileSync } from 'node:fs';
+import { authority, contextFor, DEFAULT_MANIFEST_LIMITS, parseListen, UsageError, type Command } from '@pkgfleet/shared';
+import { loadRepoAgent, loadTrustedKey } from '../config';
+import { startDeployServer } from '../daemon/deploy-server';
+
+function configSets(file: string, key: string): boolean {
+  try {
+    return key in (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>);
+  } catch {
+    return false;
+  }
+}
 import { startHttpPart, stopParts, type ServePart } from '../daemon/serve';
 
 export function register(program: Command): void {
   program
     .command('serve')
     .description('the repo-agent service; with --http, serves the live snapshot over HTTP itself')
+    .option('--listen <addr>', 'receive deploys from orchestrators on HOST:PORT (default: "listen" of the config, if set there)')
     .option('--http <addr>', 'serve the live snapshot on HOST:PORT (port 0: any free port)')
-    .action(async (opts: { http?: string }, cmd: Command) => {
+    .action(async (opts: { listen?: string; http?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'repo-agent');
-      const { store, config } = loadRepoAgent(ctx, { http: opts.http });
+      const { store, config, stateDir, configFile } = loadRepoAgent(ctx, { http: opts.http, listen: opts.listen });
       await store.init();
       const parts: ServePart[] = [];
       try {
+        // The deploy service runs when an address is given explicitly (flag, env or config file),
+        // not on the schema's default: an HTTP-only server opens no deploy port.
+        const listen = opts.listen ?? process.env.PKGFLEET_LISTEN ?? (configSets(configFile, 'listen') ? config.listen : undefined);
+        if (listen) {
+          const { host, port } = parseListen(listen, '--listen');
+          const trustedKey = await loadTrustedKey(config, ctx.logger);
+          const deploy = await startDeployServer({
+            host, port, stateDir, store, logger: ctx.logger.child({ part: 'deploy' }),
+            deploy: { trustedKey, graceMs: config.gracePeriod, lockTimeoutMs: config.lockTimeout, limits: { ...DEFAULT_MANIFEST_LIMITS, maxEntries: config.maxFiles, maxFileSize: config.maxFileSize } },
+          });
+          parts.push({ name: 'deploy', address: authority(deploy.host, deploy.port), close: () => deploy.close() });
+        }
         const http = await startHttpPart({ currentLink: store.currentLink, http: config.http, logger: ctx.logger });
         if (http) parts.push(http);
-        if (parts.length === 0) throw new UsageError('nothing to serve', 'pass --http HOST:PORT (or set "http" in the config)');
+        if (parts.length === 0) throw new UsageError('nothing to serve', 'pass --listen HOST:PORT for deploys and/or --http HOST:PORT (or set them in the config)');
       } catch (err) {
         await stopParts(parts);
         throw err;
