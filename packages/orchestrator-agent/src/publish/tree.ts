@@ -1,4 +1,4 @@
-import { copyFile, link, mkdir, open, readdir, readlink, rm, stat, constants } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, readlink, rm, constants } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { fsyncDir } from '@pkgfleet/shared';
 
@@ -124,13 +124,15 @@ export class StagingTree implements TreeWriter {
   async linkPrevious(rel: string, prevRel = rel): Promise<boolean> {
     if (!this.previousDir) return false;
     const src = join(this.previousDir, prevRel);
+    const abs = await this.prepare(rel);
     try {
-      await stat(src);
-    } catch {
+      // no stat first: one system call per carried-over file (a publish links them all)
+      await link(src, abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.written.delete(rel);
       return false;
     }
-    const abs = await this.prepare(rel);
-    await link(src, abs);
     return true;
   }
 

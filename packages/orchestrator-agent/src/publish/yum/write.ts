@@ -17,7 +17,7 @@ export const YUM_DIR = 'rpm';
 /** gzip level of the repodata files: 6 like createrepo_c would cost more than signing them. */
 const GZIP_LEVEL = 4;
 const CHUNK = 1 << 20;
-const PARALLEL = 4;
+const PARALLEL = 8;
 
 const sha256hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
