@@ -45,7 +45,7 @@ export function register(program: Command): void {
       }
       // First stdout line, once connections are accepted: scripts wait for it (CLI.md).
       ctx.stdout(`listening on ${parts[0]!.address}`);
-      for (const p of parts) ctx.logger.info(`${p.name} listening on ${p.address}`, { root: store.currentLink, live: (await store.live()) ?? null });
+      for (const p of parts) ctx.logger.info(`${p.name} listening on ${p.address}`, { root: store.currentLink, live: (await store.live().catch(() => undefined)) ?? null });
       await new Promise<void>((resolve) => {
         if (ctx.signal.aborted) resolve();
         else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
