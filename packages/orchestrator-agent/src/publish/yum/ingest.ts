@@ -26,16 +26,18 @@ type Cached = Omit<RpmRecord, 'input'>;
 export async function readRpmPrefix(path: string, first = 64 * 1024): Promise<Uint8Array> {
   const fh = await open(path, 'r');
   try {
+    const { size } = await fh.stat();
     let buf = Buffer.alloc(0);
-    let want = first;
+    let want = Math.min(first, size);
     for (;;) {
       const more = Buffer.alloc(want - buf.length);
       const { bytesRead } = await fh.read(more, 0, more.length, buf.length);
       buf = Buffer.concat([buf, more.subarray(0, bytesRead)]);
       const need = rpmPrefixLength(buf, path);
       if (need <= buf.length) return buf.subarray(0, need);
-      if (bytesRead < more.length) {
-        throw new RpmFormatError('E_RPM_TRUNCATED', `${path}: truncated (the headers need ${need} bytes, the file has ${buf.length})`, 'the file was cut short: copy it again');
+      // the sizes in the headers are checked against the file before anything is allocated
+      if (need > size || bytesRead < more.length) {
+        throw new RpmFormatError('E_RPM_TRUNCATED', `${path}: truncated (the headers need ${need} bytes, the file has ${size})`, 'the file was cut short: copy it again');
       }
       want = need;
     }

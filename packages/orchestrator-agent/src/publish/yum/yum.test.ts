@@ -103,6 +103,18 @@ describe('yum format through the publish pipeline', () => {
     expect(await primaryOf(root, 'stable', 'x86_64')).toContain(`<checksum type="sha256" pkgid="YES">${sha}</checksum>`);
   }, 60_000);
 
+  it('refuses a header that claims more bytes than the file holds, before reading or allocating them', async () => {
+    const bytes = Buffer.from(makeRpm({ name: 'liar', arch: 'x86_64' }));
+    const sigLen = 16 + 16 * bytes.readUInt32BE(104) + bytes.readUInt32BE(108);
+    const headerStart = 96 + sigLen + ((8 - (sigLen % 8)) % 8);
+    bytes.writeUInt32BE(200 << 20, headerStart + 12); // a 200 MiB store in a ~5 KiB file
+    const f = join(dir, 'in', 'liar.rpm');
+    await writeFile(f, bytes);
+    const before = process.memoryUsage().rss;
+    await expect(run(join(dir, 'liar'), 'stable', [f], signerA)).rejects.toThrow(/liar\.rpm: truncated \(the headers need \d+ bytes, the file has \d+\)/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(100 << 20);
+  });
+
   it('refuses an rpm whose arch has no repository', async () => {
     const root = join(dir, 'arch');
     await expect(run(root, 'stable', [await rpm('ppc', '1.0', 'ppc64le')], signerA)).rejects.toThrow(/ppc-1\.0-\d+\.ppc64le\.rpm: arch "ppc64le" has no repository/);
