@@ -7,7 +7,7 @@ export function register(program: Command): void {
   program
     .command('import')
     .description('deploy a repository tree from a local directory (no network): same checks as a deploy, then swap')
-    .requiredOption('--from <dir>', 'root of the published repository tree (e.g. /var/lib/pkgfleet/repo)')
+    .requiredOption('--from <dir>', 'a repository tree, or a root written by `orchestrator-agent repo publish` (its current tree is used)')
     .option('--id <id>', 'snapshot id (default: time-based)')
     .option('--no-activate', 'commit the snapshot without making it live')
     .option('--json', 'print one JSON document')
