@@ -57,7 +57,7 @@ async function main() {
   writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
   const ssh = ['-p', String(sshd.port), '-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'Compression=no'];
   const stateDir = join(work, 'orch');
-  const { child: orch, port } = await startOrchestrator(stateDir);
+  const { child: orch } = await startOrchestrator(stateDir);
   const ba = agentArgv('build-agent');
   try {
     const big = join(work, 'big_1.0_amd64.deb');
