@@ -20,7 +20,10 @@ const TARGETS = ['amd64-deb', 'arm64-deb', 'amd64-rpm', 'arm64-rpm'];
 const children = [];
 const say = (m) => console.log(`\n==> ${m}`);
 
+// The bundles by default; PKGFLEET_AGENT_MODE=exe runs the standalone executables (what ships).
 function agent(name) {
+  const exe = path.join(ROOT, 'dist', 'bin', `${name}-linux-x64`);
+  if (process.env.PKGFLEET_AGENT_MODE === 'exe' && existsSync(exe)) return [exe];
   return [process.execPath, path.join(ROOT, 'dist', 'bundle', `${name}.cjs`)];
 }
 function run(name, args, opts = {}) {
