@@ -23,9 +23,10 @@ export function register(program: Command): void {
     .requiredOption('--channel <channel>', 'apt suite / yum channel, one of repoSuites (stable, nightly)')
     .requiredOption('--key <file>', 'armored private signing key (mode 0600)')
     .option('--passphrase-file <file>', 'passphrase of the key (or $PKGFLEET_KEY_PASSPHRASE)')
+    .option('--link', 'hard-link the package files into the pool instead of copying them: only for files that are never rewritten in place (they land by rename)')
     .option('--json', 'print the result as one JSON document')
     .argument('<path...>', 'package files or folders')
-    .action(async (paths: string[], opts: { root: string; channel: string; key: string; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+    .action(async (paths: string[], opts: { root: string; channel: string; key: string; passphraseFile?: string; link?: boolean; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
       const { config } = loadOrchestratorConfig(ctx);
       const settings = repoSettings(config);
@@ -37,7 +38,7 @@ export function register(program: Command): void {
       const t0 = performance.now();
       const res = await publish({
         root, channel: opts.channel, paths, signer, settings, now: publishDate(), logger: ctx.logger, signal: ctx.signal,
-        keepTrees: config.repoKeepTrees,
+        keepTrees: config.repoKeepTrees, linkInputs: opts.link === true,
       });
       const ms = Math.round(performance.now() - t0);
       if (opts.json) {

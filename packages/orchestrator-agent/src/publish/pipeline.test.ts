@@ -109,6 +109,20 @@ describe('repo publish pipeline (apt)', () => {
     expect(readFileSync(join(root, `current/apt/dists/stable/main/binary-amd64/by-hash/SHA256/${firstSha}`)).equals(first)).toBe(true);
   });
 
+  it('copies inputs into the pool, or hard-links them when told they never change in place', async () => {
+    const { statSync } = await import('node:fs');
+    const inDir = fresh('in');
+    const file = await deb(inDir, { name: 'linked', version: '1', arch: 'amd64' });
+    const copied = fresh('copy');
+    const linked = fresh('link');
+    await publish(opts(copied, 'stable', [file]));
+    await publish(opts(linked, 'stable', [file], { linkInputs: true }));
+    const pool = 'current/apt/pool/main/l/linked/linked_1_amd64.deb';
+    expect(statSync(join(copied, pool)).ino).not.toBe(statSync(file).ino);
+    expect(statSync(join(linked, pool)).ino).toBe(statSync(file).ino);
+    expect(readFileSync(join(copied, pool)).equals(readFileSync(file))).toBe(true);
+  });
+
   it('reads only new inputs; an input changed in place is read again, never served from the cache', async () => {
     const root = fresh('cache');
     const inDir = fresh('in');

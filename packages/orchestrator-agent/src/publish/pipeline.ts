@@ -23,6 +23,12 @@ export interface PublishOptions {
   signal?: AbortSignal;
   /** Published trees kept under ROOT/trees, the live one included. */
   keepTrees?: number;
+  /**
+   * Hard-link input files into the pool instead of copying them. Only for inputs that are never
+   * rewritten in place (files that land by rename, like the orchestrator's incoming store):
+   * a later in-place change would change the published file.
+   */
+  linkInputs?: boolean;
   /** For tests: the formats to use (default: repoFormats()). */
   formats?: RepoFormat[];
 }
@@ -140,6 +146,8 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     // a publish that crashed left its stage behind
     for (const n of await readdir(join(o.root, 'trees'))) if (n.includes('.tmp-')) await rm(join(o.root, 'trees', n), { recursive: true, force: true });
 
+    const t0 = performance.now();
+    const phase = (name: string) => o.logger.debug(`publish phase ${name}`, { ms: Math.round(performance.now() - t0) });
     const groups = await classify(o.paths, formats);
     if (groups.size === 0) throw new PublishError('E_PUBLISH_INPUT', `no package files in ${o.paths.join(' ')}`, `pass ${formats.flatMap((f) => f.extensions).join(' or ')} files, or folders of them`);
     const prevId = await currentTreeId(o.root);
@@ -159,10 +167,11 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
       planned.push({ format, state: format.plan(previous, records, ctx) });
     }
 
+    phase('read');
     // 2. build the new tree beside the live one
     const id = nextId(prevId, o.now);
     const stageDir = join(o.root, 'trees', `${id}.tmp-${process.pid}`);
-    const tree = new StagingTree(stageDir, prevId ? join(o.root, 'trees', prevId) : undefined);
+    const tree = new StagingTree(stageDir, prevId ? join(o.root, 'trees', prevId) : undefined, o.linkInputs);
     const snapshot: Snapshot = { id, date: o.now.toISOString(), formats: { ...prev?.formats } };
     const summaries: FormatSummary[] = [];
     try {
@@ -180,7 +189,9 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
       }
       await tree.writeFile(`gpg/${o.settings.keyName}.asc`, o.signer.publicKeyArmored());
       await tree.writeFile(`gpg/${o.settings.keyName}.gpg`, o.signer.publicKeyBinary());
+      phase('write');
       await tree.commit();
+      phase('sync');
       signal.throwIfAborted();
       // 3. switch: the tree gets its final name, its record is written, then `current` moves
       await rename(stageDir, join(o.root, 'trees', id));
@@ -199,6 +210,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     }
     await cache.save();
     await pruneTrees(o.root, o.keepTrees ?? 2, id);
+    phase('done');
     return { id, tree: join(o.root, 'trees', id), formats: summaries };
   } finally {
     await unlock();

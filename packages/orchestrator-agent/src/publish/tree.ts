@@ -1,5 +1,6 @@
-import { copyFile, link, mkdir, open, readdir, readlink, rm, constants } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { copyFileSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { open, readdir, readlink, rm, constants } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
 import { fsyncDir } from '@pkgfleet/shared';
 
 /**
@@ -59,7 +60,11 @@ export interface TreeWriter {
   writeFile(rel: string, data: string | Uint8Array): Promise<void>;
   /** Write a file from chunks (large files that are produced, not copied: signed rpms). */
   writeChunks(rel: string, chunks: AsyncIterable<Uint8Array>): Promise<void>;
-  /** Copy an input file into the tree (never a hard link: the input may change later). */
+  /**
+   * Put an input file into the tree: a copy, unless the publish was told its inputs are never
+   * rewritten in place (`linkInputs`, e.g. the orchestrator's incoming store, where files land by
+   * rename), then a hard link (no data copied, nothing to fsync again).
+   */
   addFile(rel: string, source: string): Promise<void>;
   /** Hard-link `prevRel` of the live tree as `rel`; false if the live tree does not have it. */
   linkPrevious(rel: string, prevRel?: string): Promise<boolean>;
@@ -68,25 +73,40 @@ export interface TreeWriter {
   has(rel: string): boolean;
 }
 
-/** A TreeWriter over a staging directory; `commit()` makes its content durable. */
+/**
+ * A TreeWriter over a staging directory; `commit()` makes its content durable. Small file-system
+ * calls are synchronous on purpose: a publish makes thousands of them (hard links, directories)
+ * one after another, and each async call costs a thread-pool round trip.
+ */
 export class StagingTree implements TreeWriter {
   private readonly written = new Set<string>();
   private readonly dirs = new Set<string>();
   private readonly toSync = new Set<string>();
 
-  constructor(readonly dir: string, readonly previousDir: string | undefined) {}
+  constructor(readonly dir: string, readonly previousDir: string | undefined, private readonly linkInputs = false) {}
 
   private async prepare(rel: string): Promise<string> {
     if (rel.startsWith('/') || rel.split('/').includes('..')) throw new Error(`tree path escapes the tree: ${rel}`);
     if (this.written.has(rel)) throw new Error(`tree path written twice: ${rel}`);
     this.written.add(rel);
-    const abs = join(this.dir, rel);
-    const d = dirname(abs);
-    if (!this.dirs.has(d)) {
-      await mkdir(d, { recursive: true });
-      for (let p = d; p.length >= this.dir.length && !this.dirs.has(p); p = dirname(p)) this.dirs.add(p);
+    const slash = rel.lastIndexOf('/');
+    if (slash > 0) this.ensureDir(rel.slice(0, slash));
+    return `${this.dir}/${rel}`;
+  }
+
+  /** mkdir of `rel` and its parents, each at most once per publish. */
+  private ensureDir(rel: string): void {
+    const abs = `${this.dir}/${rel}`;
+    if (this.dirs.has(abs)) return;
+    const slash = rel.lastIndexOf('/');
+    if (slash > 0) this.ensureDir(rel.slice(0, slash));
+    else this.dirs.add(this.dir);
+    try {
+      mkdirSync(abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    return abs;
+    this.dirs.add(abs);
   }
 
   has(rel: string): boolean {
@@ -95,12 +115,7 @@ export class StagingTree implements TreeWriter {
 
   async writeFile(rel: string, data: string | Uint8Array): Promise<void> {
     const abs = await this.prepare(rel);
-    const fh = await open(abs, 'wx', 0o644);
-    try {
-      await fh.writeFile(data);
-    } finally {
-      await fh.close();
-    }
+    writeFileSync(abs, data, { flag: 'wx', mode: 0o644 });
     this.toSync.add(abs);
   }
 
@@ -117,7 +132,16 @@ export class StagingTree implements TreeWriter {
 
   async addFile(rel: string, source: string): Promise<void> {
     const abs = await this.prepare(rel);
-    await copyFile(source, abs, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    if (this.linkInputs) {
+      try {
+        linkSync(source, abs);
+        return;
+      } catch (err) {
+        // another file system: copy
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      }
+    }
+    copyFileSync(source, abs, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     this.toSync.add(abs);
   }
 
@@ -127,7 +151,7 @@ export class StagingTree implements TreeWriter {
     const abs = await this.prepare(rel);
     try {
       // no stat first: one system call per carried-over file (a publish links them all)
-      await link(src, abs);
+      linkSync(src, abs);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       this.written.delete(rel);
@@ -138,7 +162,7 @@ export class StagingTree implements TreeWriter {
 
   async linkWithin(rel: string, existingRel: string): Promise<void> {
     const abs = await this.prepare(rel);
-    await link(join(this.dir, existingRel), abs);
+    linkSync(join(this.dir, existingRel), abs);
   }
 
   /** fsync every new file and every directory, so that the tree survives a crash once it is live. */

@@ -14,8 +14,8 @@ let ready: Promise<unknown> | undefined;
 
 async function wasmBinary(): Promise<Uint8Array> {
   try {
-    const embedded = (await import('node-liblzma/wasm/liblzma.wasm')) as { default?: unknown };
-    if (embedded.default instanceof Uint8Array) return embedded.default;
+    const { bytes } = await import('./liblzma-wasm.cjs');
+    if (bytes instanceof Uint8Array) return bytes;
   } catch {
     // not bundled: Node (or vite) cannot import a .wasm file as bytes; read the file instead
   }

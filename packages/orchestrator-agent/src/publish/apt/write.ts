@@ -98,7 +98,7 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
     }
     if (!files) {
       files = {};
-      for (const [n, data] of [['Packages', text], ['Packages.gz', gzipSync(text, { level: 9 })], ['Packages.xz', await xzCompress(text, 6)]] as const) {
+      for (const [n, data] of [['Packages', text], ['Packages.gz', gzipSync(text, { level: 9 })], ['Packages.xz', await xzCompress(text, settings.xzLevel)]] as const) {
         await put(`${dir}/${n}`, data);
         files[n] = hashesOf(data);
       }
