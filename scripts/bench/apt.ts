@@ -5,7 +5,7 @@
 // Run: npm run bench -- apt   (needs npm run build; apt-utils, gnupg, xz-utils from Debian)
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDeb } from '../../test/helpers/debs.ts';
 import { agentArgv, fmtMiB, fmtS, machineLine, timed, writeSection } from './lib/report.mjs';
@@ -48,6 +48,10 @@ try {
     cold.push(t.seconds);
     coldRss.push(t.rssKiB ?? 0);
   }
+  const coldLink: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    coldLink.push((await timed([...oa, 'repo', 'publish', '--state-dir', work, '--root', join(work, `repo-link${r}`), '--channel', 'stable', '--key', key, '--link', debs])).seconds);
+  }
   const ftp: number[] = [];
   for (let r = 0; r < RUNS; r++) ftp.push((await timed(['bash', '-c', `apt-ftparchive packages ${debs} > ${join(work, 'ftp-Packages')}`])).seconds);
 
@@ -85,6 +89,7 @@ gpg --batch --yes --homedir ${gnupg} --digest-algo SHA512 -abs -o dists/stable/R
 
   const rows = [
     ['cold: `orchestrator-agent repo publish` 1000 .debs (all indexes, gz+xz, Release, InRelease, Release.gpg, by-hash)', cold],
+    ['cold, `--link` (pool files hard-linked to the inputs, not copied and fsynced again)', coldLink],
     ['cold: `apt-ftparchive packages` alone on the same 1000 files', ftp],
     ['add one: `orchestrator-agent repo publish` of 1 new .deb into the 1000', addOne],
     ['add one: classic pipeline, warm caches (`apt-ftparchive --db` per arch, gzip, xz, `apt-ftparchive release`, `gpg --clearsign`, `gpg -abs`)', classicAdd],
@@ -100,7 +105,9 @@ Median of ${RUNS} runs (each cold run into a fresh root; each add-one adds a dif
 |---|---|---|
 ${table}
 
-Peak RSS of the cold publish: ${fmtMiB(median(coldRss))}.
+Peak RSS of the cold publish: ${fmtMiB(median(coldRss))}. Load average when the run ended: ${loadavg().map((x) => x.toFixed(1)).join(', ')}
+(other work on the same 2 cores slows every row; compare rows of the same run).
+Cold with \`--link\` vs \`apt-ftparchive packages\`: ${(median(coldLink) / median(ftp)).toFixed(2)}×.
 Targets (issue 4): cold no slower than \`apt-ftparchive packages\` alone: **${median(cold) <= median(ftp) ? 'met' : 'not met'}**
 (${(median(cold) / median(ftp)).toFixed(2)}×); add one under 0.3 s: **${median(addOne) < 0.3 ? 'met' : 'not met'}**, and no slower than the classic
 pipeline: **${median(addOne) <= median(classicAdd) ? 'met' : 'not met'}** (${(median(addOne) / median(classicAdd)).toFixed(2)}×).

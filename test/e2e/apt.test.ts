@@ -84,8 +84,11 @@ beforeAll(async () => {
 }, 600_000);
 
 describe('apt repository published by orchestrator-agent, checked with the real apt', () => {
-  it('writes the key with mode 0600 and publishes the public key as .asc and .gpg', () => {
+  it('writes the key with mode 0600, exports it, and publishes the public key as .asc and .gpg', async () => {
     expect(statSync(key).mode & 0o777).toBe(0o600);
+    const exported = await ok(['keys', 'export', '--key', key, '--armor']);
+    expect(exported.stdout).toBe(readFileSync(join(served, 'gpg', 'pkgfleet.asc'), 'utf8'));
+    expect(exported.stdout).not.toContain('PRIVATE');
     expect(readFileSync(join(served, 'gpg', 'pkgfleet.asc'), 'utf8')).toContain('BEGIN PGP PUBLIC KEY BLOCK');
     const colons = execFileSync('gpg', ['--batch', '--with-colons', '--show-keys', pub], { env: { ...process.env, GNUPGHOME: work } }).toString();
     expect(colons).toMatch(/^pub:/m);
