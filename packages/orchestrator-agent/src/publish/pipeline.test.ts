@@ -99,6 +99,30 @@ describe('repo publish pipeline (apt)', () => {
     expect(Object.keys(f1).length).toBeGreaterThan(20);
   });
 
+  it('writes Valid-Until = Date + repoValidFor, Signed-By and the configured fields into Release', async () => {
+    const root = fresh('valid');
+    const settings = { ...DEFAULT_SETTINGS, validFor: 7 * 24 * 3600 * 1000, origin: 'Example', label: 'Example Packages' };
+    await publish(opts(root, 'nightly', [await deb(fresh('in'), { name: 'vu', version: '1', arch: 'amd64' })], { settings }));
+    const release = readFileSync(join(root, 'current/apt/dists/nightly/Release'), 'utf8');
+    expect(release).toMatch(/^Date: Fri, 02 Jan 2026 03:04:05 UTC$/m);
+    expect(release).toMatch(/^Valid-Until: Fri, 09 Jan 2026 03:04:05 UTC$/m);
+    expect(release).toMatch(new RegExp(`^Signed-By: ${signer.fingerprint}$`, 'm'));
+    expect(release).toMatch(/^Origin: Example\nLabel: Example Packages\nSuite: nightly\nCodename: nightly$/m);
+    expect(release).toMatch(/^Acquire-By-Hash: yes$/m);
+  });
+
+  it('refuses to run while another publish holds the root, and takes over a dead one\'s lock', async () => {
+    const root = fresh('lock');
+    const file = await deb(fresh('in'), { name: 'locked', version: '1', arch: 'amd64' });
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, '.lock'), String(process.pid));
+    await expect(publish(opts(root, 'stable', [file]))).rejects.toThrow(/another publish \(pid \d+\) is running/);
+    writeFileSync(join(root, '.lock'), '999999999');
+    await publish(opts(root, 'stable', [file]));
+    expect(existsSync(join(root, '.lock'))).toBe(false);
+  });
+
   it('keeps by-hash files of earlier generations so clients mid-update still find them', async () => {
     const root = fresh('byhash');
     const inDir = fresh('in');
