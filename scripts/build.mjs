@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { AGENTS, bundleOptions, ROOT } from './lib/bundle.mjs';
 import { ensureNodeBinary, pinnedNodeVersion } from './lib/node-binary.mjs';
 import { SEA_RECIPE, seaCross, seaX64, xz } from './lib/sea.mjs';
-import { mib, run, sha256, StepError } from './lib/util.mjs';
+import { mib, run, sha256, StepError, withLock } from './lib/util.mjs';
 
 const ARCHS = ['x64', 'arm64'];
 const USAGE = `usage: node scripts/build.mjs [--agent NAME,...] [--arch x64,arm64] [--bundle-only]
@@ -93,6 +93,14 @@ async function sameSize(file, size) {
   }
 }
 
+function rebuildReason(previous, key, bundle, node) {
+  if (!previous) return 'first build';
+  if (previous.key === key) return 'output missing or altered';
+  if (previous.bundle !== bundle.sha256) return 'bundle changed';
+  if (previous.node !== node.sha256) return 'node binary changed';
+  return 'build scripts changed';
+}
+
 async function buildExecutable({ agent, arch, bundle, node, generator, recipe }) {
   const name = `${agent}-linux-${arch}`;
   const exe = path.join(ROOT, 'dist', 'bin', name);
@@ -108,6 +116,7 @@ async function buildExecutable({ agent, arch, bundle, node, generator, recipe })
     await utimes(`${exe}.xz`, now, now);
     return { name, size: previous.size, xzSize: previous.xzSize, built: false, seconds: (performance.now() - started) / 1000 };
   }
+  const reason = rebuildReason(previous, key, bundle, node);
   const tmp = path.join(ROOT, 'dist', 'bin', `.${name}.${process.pid}.tmp`);
   try {
     if (arch === 'x64') await seaX64(bundle.outfile, node.path, tmp);
@@ -123,7 +132,7 @@ async function buildExecutable({ agent, arch, bundle, node, generator, recipe })
   const xzSize = (await stat(`${exe}.xz`)).size;
   await mkdir(path.dirname(record), { recursive: true });
   await writeFile(record, JSON.stringify({ key, size, xzSize, bundle: bundle.sha256, node: node.sha256 }, null, 2) + '\n');
-  return { name, size, xzSize, built: true, seconds: (performance.now() - started) / 1000 };
+  return { name, size, xzSize, built: true, reason, seconds: (performance.now() - started) / 1000 };
 }
 
 async function main() {
@@ -131,6 +140,13 @@ async function main() {
   const opts = parseOptions();
   const nodeVersion = pinnedNodeVersion();
   checkHost(nodeVersion);
+  await mkdir(path.join(ROOT, '.cache'), { recursive: true });
+  await withLock(path.join(ROOT, '.cache', 'build.lock'), () => build(opts, nodeVersion, started), (pid) =>
+    console.log(`waiting for another build (pid ${pid}) to finish`),
+  );
+}
+
+async function build(opts, nodeVersion, started) {
   await mkdir(path.join(ROOT, 'dist', 'bundle'), { recursive: true });
   await mkdir(path.join(ROOT, 'dist', 'bin'), { recursive: true });
 
@@ -162,7 +178,7 @@ async function main() {
       const r = await buildExecutable({ agent, arch, bundle: bundles[agent], node: nodes[arch], generator: nodes.x64, recipe });
       total++;
       if (r.built) built++;
-      console.log(`${r.built ? 'built  ' : 'cached '} dist/bin/${r.name}  ${mib(r.size)}, .xz ${mib(r.xzSize)}${r.built ? `  (${r.seconds.toFixed(1)} s)` : ''}`);
+      console.log(`${r.built ? 'built  ' : 'cached '} dist/bin/${r.name}  ${mib(r.size)}, .xz ${mib(r.xzSize)}${r.built ? `  (${r.reason}; ${r.seconds.toFixed(1)} s)` : ''}`);
     }
   }
   console.log(`build: ${total} executables (${built} built, ${total - built} unchanged) in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -1,7 +1,7 @@
 // Small helpers for the build scripts: failures that name their step, child processes, hashes.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 /** A build failure: which step, what happened, what to do about it. */
@@ -64,4 +64,56 @@ export function sha256(data) {
 
 export function mib(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * Hold an exclusive lock file while `fn` runs. Engineers share one work tree, so two builds may
+ * start together; the second waits and then finds the first one's work done. A lock left by a
+ * process that no longer exists is taken over.
+ */
+export async function withLock(file, fn, onWait) {
+  let announced = false;
+  for (;;) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      let alive = Number.isInteger(pid) && pid > 0;
+      if (alive) {
+        try {
+          process.kill(pid, 0);
+        } catch (err) {
+          alive = err.code === 'EPERM';
+        }
+      }
+      if (!alive) {
+        try {
+          unlinkSync(file);
+        } catch {
+          // another waiter removed it first
+        }
+        continue;
+      }
+      if (!announced) onWait?.(pid);
+      announced = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  const release = () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', release);
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
 }
