@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@pkgfleet/shared';
 
@@ -16,7 +17,9 @@ export interface FileIdentity {
 }
 
 export async function identityOf(path: string): Promise<FileIdentity> {
-  const st = await stat(path, { bigint: true });
+  // synchronous: called once per input file in a loop, where a thread-pool round trip per file
+  // costs more than the stat itself
+  const st = statSync(path, { bigint: true });
   return { dev: Number(st.dev), ino: Number(st.ino), size: Number(st.size), mtimeNs: st.mtimeNs, birthtimeNs: st.birthtimeNs };
 }
 

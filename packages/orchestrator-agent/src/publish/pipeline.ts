@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
-import { extname, join, relative } from 'node:path';
+import { extname, join, relative, resolve } from 'node:path';
 import { fsyncDir, swapSymlink, writeFileAtomic, type Logger, type Signer } from '@pkgfleet/shared';
 import { openFileCache } from './cache';
 import { PublishError, type FormatContext, type FormatSummary, type RepoFormat, type WriteContext } from './format';
@@ -62,7 +62,10 @@ async function classify(paths: readonly string[], formats: readonly RepoFormat[]
     if (st.isDirectory()) {
       for (const e of await readdir(p, { recursive: true, withFileTypes: true })) {
         const fmt = byExt.get(extname(e.name).toLowerCase());
-        if (fmt && (e.isFile() || e.isSymbolicLink())) add(fmt, await realpath(join(e.parentPath, e.name)));
+        if (!fmt) continue;
+        const path = join(e.parentPath, e.name);
+        if (e.isFile()) add(fmt, resolve(path));
+        else if (e.isSymbolicLink()) add(fmt, await realpath(path));
       }
       continue;
     }
