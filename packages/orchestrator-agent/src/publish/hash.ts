@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FileHashes } from '@pkgfleet/shared';
@@ -52,27 +52,26 @@ parentPort.on('message', ({ id, path, headBytes }) => {
 });
 `;
 
-/** Hash one file on this thread. */
+/** Hash one file on this thread (synchronous reads: one or a few files, no thread-pool round trips). */
 export async function hashFile(path: string, headBytes: number): Promise<HashedFile> {
-  const fh = await open(path, 'r');
+  const fd = openSync(path, 'r');
   try {
     const h = (['md5', 'sha1', 'sha256', 'sha512'] as const).map((a) => createHash(a));
     const buf = Buffer.allocUnsafe(CHUNK);
-    const { size: statSize } = await fh.stat();
-    const head = Buffer.alloc(Math.min(headBytes, statSize));
+    const head = Buffer.alloc(Math.min(headBytes, fstatSync(fd).size));
     let pos = 0;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
-      if (pos < head.length) chunk.copy(head, pos, 0, Math.min(bytesRead, head.length - pos));
+      const n = readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      const chunk = buf.subarray(0, n);
+      if (pos < head.length) chunk.copy(head, pos, 0, Math.min(n, head.length - pos));
       for (const x of h) x.update(chunk);
-      pos += bytesRead;
+      pos += n;
     }
     const [md5, sha1, sha256, sha512] = h.map((x) => x.digest('hex')) as [string, string, string, string];
     return { path, size: pos, md5, sha1, sha256, sha512, head };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

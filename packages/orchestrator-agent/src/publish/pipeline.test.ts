@@ -133,6 +133,14 @@ describe('repo publish pipeline (apt)', () => {
     expect(readFileSync(join(root, `current/apt/dists/stable/main/binary-amd64/by-hash/SHA256/${firstSha}`)).equals(first)).toBe(true);
   });
 
+  it('reads a control member that lies beyond the first bytes of the file (big control.tar)', async () => {
+    const root = fresh('bigctl');
+    // hex does not compress below the 16 KiB head
+    const big = `X-Big: ${Array.from({ length: 2000 }, (_, i) => createHash('sha256').update(String(i)).digest('hex')).join('')}\n`;
+    await publish(opts(root, 'stable', [await deb(fresh('in'), { name: 'bigctl', version: '1', arch: 'amd64', extra: big })]));
+    expect(packages(root, 'stable', 'amd64')[0]!['X-Big']).toHaveLength(big.length - 'X-Big: \n'.length);
+  });
+
   it('copies inputs into the pool, or hard-links them when told they never change in place', async () => {
     const { statSync } = await import('node:fs');
     const inDir = fresh('in');

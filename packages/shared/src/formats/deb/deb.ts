@@ -24,8 +24,11 @@ export class DebFormatError extends FormatError {}
 
 export type DebHead = { need: number } | { control: DebControl };
 
-/** A head this long holds the control member of nearly every package. */
-export const DEB_HEAD_BYTES = 64 * 1024;
+/**
+ * A head this long holds the control member of most packages (dpkg writes it right after the
+ * 8-byte magic and debian-binary); for the others the reader asks for more.
+ */
+export const DEB_HEAD_BYTES = 16 * 1024;
 
 /**
  * Read the control data from the first bytes of a .deb of `total` bytes. If `head` is too short,
