@@ -153,7 +153,16 @@ export class DirStore implements Store {
   }
 
   async activate(id: string): Promise<void> {
-    await this.record(id);
+    // O(1) whatever the size: the record and the tree must be there (a committed snapshot); their
+    // content is checked by verify, not on every swap.
+    validateSnapshotId(id);
+    for (const p of [this.recordPath(id), join(this.snapshotsDir, id)]) {
+      try {
+        await stat(p);
+      } catch {
+        throw new StoreError('E_SNAPSHOT_UNKNOWN', `snapshot ${id}: no such snapshot in ${this.snapshotsDir}`, 'run `repo-agent list` to see the snapshots on disk');
+      }
+    }
     try {
       // Relative target: the tree can be moved or bind-mounted as a whole.
       await swapSymlink(`snapshots/${id}`, this.currentLink);
@@ -231,8 +240,39 @@ class HashingCounter extends Transform {
   }
 }
 
+const FSYNC_PARALLEL = 64;
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Run `fn` over `items`, at most `limit` at a time; the first failure is thrown after all settle. */
+async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
 class DirStaged implements StagedSnapshot {
   private readonly dirs = new Set<string>();
+  /** Files written (not linked) here: fsynced together at commit. */
+  private readonly written: string[] = [];
 
   constructor(private readonly store: DirStore, readonly id: string, private readonly dir: string) {
     this.dirs.add(dir);
@@ -258,8 +298,9 @@ class DirStaged implements StagedSnapshot {
         await fh.close();
         throw err;
       });
-      // The stream owns the handle from here: fsync (flush) and close when it ends or fails.
-      await pipeline(content, counter, fh.createWriteStream({ flush: true }));
+      // The stream owns the handle from here and closes it; commit() fsyncs all written files at once.
+      await pipeline(content, counter, fh.createWriteStream());
+      this.written.push(full);
     } catch (err) {
       throw fsError(err, `writing ${what} in ${this.dir}`, `free space in ${this.store.root} or fix the sender; the live snapshot is untouched`);
     }
@@ -295,8 +336,7 @@ class DirStaged implements StagedSnapshot {
       // Same content, other mode (hard links share it): a local copy, cloned where the fs can.
       await copyFile(src, full, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
       await chmod(full, entry.mode);
-      const fh = await open(full, 'r');
-      await fh.sync().finally(() => fh.close());
+      this.written.push(full);
     } catch (err) {
       throw fsError(err, `placing ${what} from ${src}`, `free space in ${this.store.root}; the live snapshot is untouched`);
     }
@@ -309,8 +349,11 @@ class DirStaged implements StagedSnapshot {
   async commit(record: SnapshotRecord): Promise<void> {
     const final = join(this.store.snapshotsDir, this.id);
     try {
-      // Deepest first, so each directory entry is durable before its parent's.
-      for (const d of [...this.dirs].sort((a, b) => b.length - a.length)) await fsyncDir(d);
+      // Every written file and every directory durable before the rename publishes them. Many
+      // fsyncs in flight at once share journal commits: one after the other, 10 000 files take
+      // ten times longer.
+      await inParallel(this.written, FSYNC_PARALLEL, fsyncFile);
+      await inParallel([...this.dirs], FSYNC_PARALLEL, fsyncDir);
       await writeFileAtomic(join(this.store.manifestsDir, `${this.id}.json`), JSON.stringify({ format: RECORD_FORMAT, ...record }) + '\n');
     } catch (err) {
       throw fsError(err, `committing snapshot ${this.id}`, `free space in ${this.store.root}; the live snapshot is untouched`);
