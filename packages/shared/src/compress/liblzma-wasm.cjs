@@ -2,6 +2,4 @@
 // require() of it yields the Uint8Array itself. Wrapped in an object so that the bundler's
 // ESM interop copies one property, not 100k array indices. Outside a bundle the require throws
 // (Node cannot load .wasm as CommonJS) and xz.ts reads the file from node_modules instead.
-/* global module, require */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 module.exports = { bytes: require('node-liblzma/wasm/liblzma.wasm') };
