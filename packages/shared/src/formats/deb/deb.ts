@@ -1,8 +1,8 @@
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
-import tar from 'tar-stream';
 import { xzDecompress } from '../../compress/xz';
 import { FormatError } from '../../errors';
 import { scanAr, type ArMember } from './ar';
+import { tarMembers } from './tar';
 import { ControlSyntaxError, fieldValue, parseControl, type Stanza } from './control';
 import { versionProblem } from './version';
 
@@ -53,7 +53,7 @@ export async function readDebHead(head: Uint8Array, total: number, file: string)
   }
   if (member.offset + member.size > head.length) return { need: member.offset + member.size };
   const tarBytes = await decompress(member, head.subarray(member.offset, member.offset + member.size), file);
-  const text = await controlFileFrom(tarBytes, file);
+  const text = controlFileFrom(tarBytes, file);
   return { control: parseDebControl(text, file) };
 }
 
@@ -73,29 +73,15 @@ async function decompress(m: ArMember, data: Uint8Array, file: string): Promise<
   throw new DebFormatError('E_DEB_CONTROL', `${what}: unsupported compression`, 'dpkg writes control.tar.gz, .xz, .zst or uncompressed');
 }
 
-async function controlFileFrom(tarBytes: Uint8Array, file: string): Promise<string> {
-  const extract = tar.extract();
-  const chunks: Buffer[] = [];
-  let found = false;
-  const done = (async () => {
-    for await (const entry of extract) {
-      const name = entry.header.name.replace(/^\.\//, '');
-      if (name === 'control' && entry.header.type === 'file') {
-        found = true;
-        for await (const c of entry) chunks.push(c as Buffer);
-      } else {
-        entry.resume();
-      }
-    }
-  })();
-  extract.end(Buffer.from(tarBytes.buffer, tarBytes.byteOffset, tarBytes.byteLength));
+function controlFileFrom(tarBytes: Uint8Array, file: string): string {
   try {
-    await done;
+    for (const m of tarMembers(tarBytes)) {
+      if (m.name === 'control' && m.type === '0') return Buffer.from(m.data).toString('utf8');
+    }
   } catch (err) {
     throw new DebFormatError('E_DEB_CONTROL', `${file}: control.tar is damaged (${(err as Error).message})`, 'rebuild the package', { cause: err });
   }
-  if (!found) throw new DebFormatError('E_DEB_NO_CONTROL', `${file}: control.tar has no "control" file`, 'rebuild the package with dpkg-deb');
-  return Buffer.concat(chunks).toString('utf8');
+  throw new DebFormatError('E_DEB_NO_CONTROL', `${file}: control.tar has no "control" file`, 'rebuild the package with dpkg-deb');
 }
 
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
