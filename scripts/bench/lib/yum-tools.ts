@@ -5,7 +5,8 @@
 //                                           createrepo_c does: read every rpm, checksum it,
 //                                           write primary/filelists/other, repomd.xml(.asc)
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
@@ -19,19 +20,26 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 async function repodata(keyFile: string, dirs: string[]): Promise<void> {
   const signer = await loadSigner(await readFile(keyFile, 'utf8'), undefined);
   const now = Math.floor(Date.now() / 1000);
+  const buffer = Buffer.allocUnsafe(8 << 20);
   for (const dir of dirs) {
     const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.rpm')).sort();
-    const frags: { primary: string; filelists: string; other: string }[] = new Array(files.length);
-    let next = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      for (let i = next++; i < files.length; i = next++) {
-        const path = join(dir, files[i]!);
-        const [bytes, st] = await Promise.all([readFile(path), stat(path)]);
-        const pkg = packageFromRpm(readRpm(bytes, path));
-        const pf = { href: files[i]!, sha256: sha256(bytes), size: bytes.length, mtime: Math.floor(st.mtimeMs / 1000) };
-        frags[i] = { primary: primaryPackage(pkg, pf), filelists: filelistsPackage(pkg, pf), other: otherPackage(pkg, pf) };
+    // plain synchronous reads into one reused buffer: a batch job over small files
+    const frags = files.map((f) => {
+      const path = join(dir, f);
+      const fd = openSync(path, 'r');
+      let bytes: Buffer;
+      let mtime: number;
+      try {
+        const st = fstatSync(fd);
+        mtime = Math.floor(st.mtimeMs / 1000);
+        bytes = st.size <= buffer.length ? buffer.subarray(0, readSync(fd, buffer, 0, st.size, 0)) : readFileSync(path);
+      } finally {
+        closeSync(fd);
       }
-    }));
+      const pkg = packageFromRpm(readRpm(bytes, path));
+      const pf = { href: f, sha256: sha256(bytes), size: bytes.length, mtime };
+      return { primary: primaryPackage(pkg, pf), filelists: filelistsPackage(pkg, pf), other: otherPackage(pkg, pf) };
+    });
     await mkdir(join(dir, 'repodata'), { recursive: true });
     const records: RepomdRecord[] = [];
     for (const [type, head, tail] of [['primary', primaryHead, PRIMARY_TAIL], ['filelists', filelistsHead, FILELISTS_TAIL], ['other', otherHead, OTHER_TAIL]] as const) {
