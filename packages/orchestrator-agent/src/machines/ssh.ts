@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { PkgfleetError, TimeoutError } from '@pkgfleet/shared';
 
 /**
@@ -42,10 +42,13 @@ export class SshSession {
     readonly where: string,
   ) {}
 
-  static connect(t: SshTarget, signal?: AbortSignal): Promise<SshSession> {
+  static async connect(t: SshTarget, signal?: AbortSignal): Promise<SshSession> {
     const where = `${t.username}@${t.host}:${t.port ?? 22}`;
+    // ssh2 loads on first use: most orchestrator commands never open an SSH session.
+    const ssh2 = await import('ssh2');
+    const ClientClass = (ssh2.Client ?? (ssh2 as unknown as { default: typeof ssh2 }).default.Client) as typeof Client;
     return new Promise((resolve, reject) => {
-      const client = new Client();
+      const client = new ClientClass();
       let seen: string | undefined;
       const onAbort = () => {
         client.end();

@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { openpgpLib } from './lib';
 import { PgpError } from './signer';
 
 /**
@@ -22,6 +23,7 @@ export async function generateSigningKey(opts: {
   /** Creation time (tests pass a fixed one). */
   date?: Date;
 }): Promise<GeneratedKey> {
+  const openpgp = await openpgpLib();
   const algo = opts.algo ?? 'ed25519';
   if (!opts.name.trim()) throw new PgpError('E_PGP_USERID', 'key name is empty', 'pass --name "Example Packages"');
   if (!/^[^\s@<>]+@[^\s@<>]+$/.test(opts.email)) throw new PgpError('E_PGP_USERID', `"${opts.email}" is not an email address`, 'pass --email packages@example.com');
@@ -42,6 +44,7 @@ export async function generateSigningKey(opts: {
 
 /** The public key of an armored or binary private (or public) key, armored or binary. */
 export async function exportPublicKey(keyData: string | Uint8Array, armor: boolean, source = 'key'): Promise<string | Uint8Array> {
+  const openpgp = await openpgpLib();
   let key: openpgp.Key;
   try {
     key = typeof keyData === 'string' && keyData.includes('-----BEGIN PGP')

@@ -1,4 +1,5 @@
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { openpgpLib } from './lib';
 import { PkgfleetError } from '../errors';
 
 /**
@@ -29,7 +30,8 @@ export interface Signer {
 
 // No random salt notation (openpgp.js 6 adds one by default): Ed25519 (RFC 8032) and RSA
 // PKCS#1 v1.5 signatures are then deterministic, so the same publish gives the same bytes, as gpg's do.
-const SIGN_CONFIG = { preferredHashAlgorithm: openpgp.enums.hash.sha256, minRSABits: 3072, nonDeterministicSignaturesViaNotation: false } as const;
+// enums.hash.sha256 = 8 (RFC 4880 §9.4); a literal so that openpgp.js loads only when used.
+const SIGN_CONFIG = { preferredHashAlgorithm: 8, minRSABits: 3072, nonDeterministicSignaturesViaNotation: false } as const;
 
 export class PgpError extends PkgfleetError {}
 
@@ -47,6 +49,7 @@ function algorithmOf(key: openpgp.Key): 'ed25519' | 'rsa' {
 
 /** Read an armored or binary private key, decrypt it with `passphrase` if it is protected. */
 export async function loadSigner(keyData: string | Uint8Array, passphrase: string | undefined, source = 'signing key'): Promise<Signer> {
+  const openpgp = await openpgpLib();
   let key: openpgp.PrivateKey;
   try {
     key = typeof keyData === 'string' && keyData.includes('-----BEGIN PGP')
@@ -100,6 +103,7 @@ export async function loadSigner(keyData: string | Uint8Array, passphrase: strin
 
 /** Read a public key (armored or binary) that signatures are checked against. */
 export async function readPublicKey(keyData: string | Uint8Array, source = 'public key'): Promise<openpgp.PublicKey> {
+  const openpgp = await openpgpLib();
   try {
     return typeof keyData === 'string' && keyData.includes('-----BEGIN PGP')
       ? await openpgp.readKey({ armoredKey: keyData })
@@ -111,6 +115,7 @@ export async function readPublicKey(keyData: string | Uint8Array, source = 'publ
 
 /** Check a detached signature (armored or binary) over `data`. Throws naming `what` if it does not verify. */
 export async function verifyDetached(data: Uint8Array, signature: string | Uint8Array, key: openpgp.PublicKey, what: string): Promise<void> {
+  const openpgp = await openpgpLib();
   try {
     const sig = typeof signature === 'string'
       ? await openpgp.readSignature({ armoredSignature: signature })
@@ -125,6 +130,7 @@ export async function verifyDetached(data: Uint8Array, signature: string | Uint8
 
 /** Check a clear-signed document; returns the signed text. */
 export async function verifyClearSigned(armored: string, key: openpgp.PublicKey, what: string): Promise<string> {
+  const openpgp = await openpgpLib();
   try {
     const message = await openpgp.readCleartextMessage({ cleartextMessage: armored });
     const res = await openpgp.verify({ message, verificationKeys: key, expectSigned: true });

@@ -7,6 +7,9 @@ import { commitRename, fsyncDir, writeFileAtomic } from '../fs/atomic';
 import type { FileOffer, FileState } from '../protocol/messages';
 import { isValidRelease, isValidTarget } from '../protocol/names';
 import type { CurrentFile } from '../protocol/session';
+import { MemoryRelief } from '../memory/relief';
+
+const relief = new MemoryRelief();
 
 /**
  * Where pushed files land: <root>/<release>/<target>/<name>, with manifest.json beside them.
@@ -196,6 +199,7 @@ export class FileWriter {
         this.position += bytesWritten;
       }
       this.hash.update(data);
+      relief.note(data.length);
     } catch (err) {
       await this.abort(true);
       throw diskError(err, this.w.cur.name, this.w.dir);

@@ -1,12 +1,13 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PkgfleetError, TransferError, UsageError } from '../errors';
 import type { Logger } from '../log/logger';
 import { createProgress, formatBytes, type Progress } from '../log/progress';
 import { fileNameProblem } from '../protocol/names';
 import { RemoteError, type ClientConnection } from '../transport/client';
-import { hashFile } from '../snapshot/tree';
+import { MemoryRelief } from '../memory/relief';
 
 /**
  * The sending side of a push: offer what we have, send only what the receiver lacks, resume a
@@ -34,11 +35,24 @@ export interface PushResult {
   attempts: number;
 }
 
-/** Size, SHA-256 and mtime (to notice a file that changes while it is pushed). */
+const relief = new MemoryRelief();
+
+/** Size, SHA-256 and mtime (to notice a file that changes while it is pushed); one reused buffer. */
 async function describeFile(path: string): Promise<{ size: number; sha256: string; mtimeMs: number }> {
-  const st = await stat(path);
-  const { sha256 } = await hashFile(path);
-  return { size: st.size, sha256, mtimeMs: st.mtimeMs };
+  const fh = await open(path, 'r');
+  try {
+    const st = await fh.stat();
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      hash.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+    }
+    return { size: st.size, sha256: hash.digest('hex'), mtimeMs: st.mtimeMs };
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Stat and hash the files to push; names are their base names and must be unique and safe. */
@@ -154,6 +168,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
     if (s.offset < f.size) {
       for await (const chunk of createReadStream(f.path, { start: s.offset, highWaterMark: chunkSize })) {
         await conn.sendBinary(chunk as Buffer);
+        relief.note((chunk as Buffer).length);
         bytes += (chunk as Buffer).length;
         done += (chunk as Buffer).length;
         bar.update(done, f.name);

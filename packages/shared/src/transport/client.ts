@@ -149,23 +149,28 @@ export class ClientConnection {
     this.ws.send(encode(msg));
   }
 
-  /** Send one binary frame; resolves at once unless the socket buffer is above the high-water mark. */
-  sendBinary(data: Buffer): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+  /** Frames handed to ws whose write has not completed yet, oldest first. */
+  private inFlight: Array<Promise<void>> = [];
+
+  /**
+   * Send one binary frame. Resolves at once while less than the high-water mark is buffered;
+   * above it, waits for the oldest frame still in flight (not the newest), so the socket never
+   * runs dry while the next chunk is read from disk.
+   */
+  async sendBinary(data: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
     this.bytesSent += data.length;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      this.ws.send(data, { binary: true }, (err) => {
-        if (settled) return;
-        settled = true;
-        if (err) reject(this.failure ?? err);
-        else resolve();
-      });
-      if (this.ws.bufferedAmount < this.opts.highWaterMark) {
-        settled = true;
-        resolve();
-      }
+    const written = new Promise<void>((resolve, reject) => {
+      this.ws.send(data, { binary: true }, (err) => (err ? reject(this.failure ?? err) : resolve()));
     });
+    written.catch(() => {});
+    this.inFlight.push(written);
+    while (this.ws.bufferedAmount >= this.opts.highWaterMark && this.inFlight.length > 0) {
+      await this.inFlight.shift();
+      if (this.failure) throw this.failure;
+    }
+    // Forget frames that are written already (they resolved; keep the list short).
+    if (this.inFlight.length > 256) this.inFlight.splice(0, this.inFlight.length - 64);
   }
 
   /**
