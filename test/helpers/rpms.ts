@@ -137,6 +137,8 @@ export interface GenOptions {
   buildTime?: number;
   /** Extra main-header entries (tests that need odd headers). */
   extra?: EntryData[];
+  /** Bytes of RESERVEDSPACE in the signature header (rpmbuild leaves 4128; 0: none). */
+  reservedSpace?: number;
 }
 
 function cpioNewc(files: { name: string; data: Uint8Array; mode: number; ino: number; mtime: number }[]): Buffer {
@@ -249,7 +251,7 @@ export function makeRpm(o: GenOptions): Buffer {
     entry.int32(SigTag.SIZE, [header.length + payload.length]),
     entry.bin(SigTag.MD5, createHash('md5').update(header).update(payload).digest()),
     entry.int32(SigTag.PAYLOADSIZE, [payloadRaw.length]),
-    entry.bin(SigTag.RESERVEDSPACE, new Uint8Array(4128)),
+    ...((o.reservedSpace ?? 4128) > 0 ? [entry.bin(SigTag.RESERVEDSPACE, new Uint8Array(o.reservedSpace ?? 4128))] : []),
   ];
   const sig = encodeHeader(sigEntries, Tag.HEADERSIGNATURES);
   const lead = Buffer.alloc(96);

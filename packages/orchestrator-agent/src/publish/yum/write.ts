@@ -80,7 +80,9 @@ async function signInto(tree: TreeWriter, rel: string, source: string, signer: S
       }
       await tree.writeChunks(rel, chunks());
     }
-    return { sha256: out.digest('hex'), size: signed.length + header.length + payloadSize, pkg: packageFromRpm(rpm) };
+    // the signature header may have changed size: header-range is that of the signed file
+    const pkg = { ...packageFromRpm(rpm), headerStart: signed.length, headerEnd: signed.length + header.length };
+    return { sha256: out.digest('hex'), size: signed.length + header.length + payloadSize, pkg };
 
     function checkPayload(): void {
       if (payloadDigest !== undefined && payload.digest('hex') !== payloadDigest) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKey, loadSigner, memoryLogger, type Signer } from '@pkgfleet/shared';
+import { generateSigningKey, loadSigner, memoryLogger, readRpm, type Signer } from '@pkgfleet/shared';
 import { makeRpm } from '../../../../../test/helpers/rpms';
 import { publish } from '../pipeline';
 import { DEFAULT_SETTINGS, type RepoSettings } from '../settings';
@@ -102,6 +102,18 @@ describe('yum format through the publish pipeline', () => {
     const sha = createHashHex(await readFile(day10));
     expect(await primaryOf(root, 'stable', 'x86_64')).toContain(`<checksum type="sha256" pkgid="YES">${sha}</checksum>`);
   }, 60_000);
+
+  it('header-range in primary is that of the signed file, also when signing made the signature header grow', async () => {
+    const root = join(dir, 'range');
+    const f = join(dir, 'in', 'noreserve-1.0-1.x86_64.rpm');
+    const input = makeRpm({ name: 'noreserve', arch: 'x86_64', reservedSpace: 0 });
+    await writeFile(f, input);
+    await run(root, 'stable', [f], signerA);
+    const signed = await readFile(join(root, 'current/rpm/stable/x86_64/Packages/n/noreserve-1.0-1.x86_64.rpm'));
+    const { layout } = readRpm(signed, 'signed');
+    expect(layout.headerStart).toBeGreaterThan(readRpm(input, 'input').layout.headerStart);
+    expect(await primaryOf(root, 'stable', 'x86_64')).toContain(`<rpm:header-range start="${layout.headerStart}" end="${layout.headerEnd}"/>`);
+  });
 
   it('refuses a header that claims more bytes than the file holds, before reading or allocating them', async () => {
     const bytes = Buffer.from(makeRpm({ name: 'liar', arch: 'x86_64' }));
