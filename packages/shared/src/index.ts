@@ -22,6 +22,7 @@ export type { GraceEntry } from './snapshot/grace';
 export { signatureChecks, sameSignedText, checkReleaseHashes, checkRepomdHashes } from './snapshot/signed';
 export type { SignatureCheck } from './snapshot/signed';
 export { scanTree, packTree, hashFile } from './snapshot/tree';
+export type { HashCache } from './snapshot/tree';
 export { configPathFor, loadAgentConfig, parseListen, authority } from './config/agent';
 export { fileNameProblem, isValidFileName, isValidRelease, isValidTarget, assertFileName } from './protocol/names';
 export { Message } from './protocol/messages';

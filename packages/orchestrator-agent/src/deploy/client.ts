@@ -1,6 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClientConnection, isRetryable, packTree, readCredentialFile, scanTree, UsageError, type Logger, type MessageOf } from '@pkgfleet/shared';
+import { readFile } from 'node:fs/promises';
+import { ClientConnection, isRetryable, packTree, readCredentialFile, scanTree, UsageError, writeFileAtomic, type HashCache, type Logger, type MessageOf } from '@pkgfleet/shared';
 
 /**
  * Send a repository tree to the repo-agent named in a deploy credential: the manifest first, then
@@ -13,6 +14,8 @@ export interface DeployTreeOptions {
   connectTimeoutMs?: number;
   /** How long the repo server may take to verify and commit after the last byte. */
   verifyTimeoutMs?: number;
+  /** Where to keep file hashes between deploys (default: ROOT/.cache/deploy-hashes.json when ROOT has one). */
+  hashCacheFile?: string | undefined;
   attempts?: number;
   signal?: AbortSignal;
 }
@@ -38,10 +41,24 @@ export function treeToDeploy(root: string): string {
 
 const FRAME = 1 << 20;
 
+/** scanTree with the hashes of earlier deploys (published files never change in place). */
+async function scanWithCache(tree: string, cacheFile: string | undefined): Promise<Awaited<ReturnType<typeof scanTree>>> {
+  if (!cacheFile) return scanTree(tree);
+  let cache: HashCache = new Map();
+  try {
+    cache = new Map(Object.entries(JSON.parse(await readFile(cacheFile, 'utf8')) as Record<string, string>));
+  } catch {
+    /* no cache yet, or unreadable: hash everything */
+  }
+  const manifest = await scanTree(tree, cache);
+  await writeFileAtomic(cacheFile, JSON.stringify(Object.fromEntries(cache)));
+  return manifest;
+}
+
 async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTreeResult> {
   const cred = readCredentialFile(opts.credentialPath);
   if (cred.role !== 'deploy') throw new UsageError(`credential ${cred.id} (${opts.credentialPath}) is a ${cred.role} credential`, 'use the deploy credential made by `repo-agent credentials issue`');
-  const manifest = await scanTree(tree);
+  const manifest = await scanWithCache(tree, opts.hashCacheFile);
   const conn = await ClientConnection.connect(cred, { agent: 'orchestrator-agent', logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
   try {
     conn.send({ type: 'deploy.offer', manifest, activate: opts.activate });
@@ -80,6 +97,7 @@ async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTre
 
 export async function deployTree(root: string, opts: DeployTreeOptions): Promise<DeployTreeResult> {
   const tree = treeToDeploy(root);
+  if (opts.hashCacheFile === undefined && existsSync(join(root, '.cache'))) opts = { ...opts, hashCacheFile: join(root, '.cache', 'deploy-hashes.json') };
   const attempts = opts.attempts ?? 3;
   for (let i = 1; ; i++) {
     try {

@@ -25,10 +25,18 @@ export async function hashFile(path: string): Promise<{ sha256: string; size: nu
 }
 
 /**
+ * SHA-256 of files already hashed, by identity (device, inode, size, mtime): published trees never
+ * change a file in place (a new version is a new file), so a hit is the same content.
+ */
+export type HashCache = Map<string, string>;
+
+/**
  * Walk `root` and list every regular file with size, SHA-256 and mode, sorted by path. A symlink,
  * device, FIFO or socket anywhere in the tree is refused: a snapshot holds regular files only.
+ * With `cache`, files hashed before are not read again; the cache ends holding this tree's files only.
  */
-export async function scanTree(root: string): Promise<Manifest> {
+export async function scanTree(root: string, cache?: HashCache): Promise<Manifest> {
+  const seen: HashCache = new Map();
   const entries: ManifestEntry[] = [];
   async function walk(rel: string): Promise<void> {
     const dir = rel ? join(root, rel) : root;
@@ -39,7 +47,11 @@ export async function scanTree(root: string): Promise<Manifest> {
       const st = await lstat(join(root, relPath));
       if (st.isDirectory()) await walk(relPath);
       else if (st.isFile()) {
-        const { sha256, size } = await hashFile(join(root, relPath));
+        const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+        let sha256 = cache?.get(id);
+        let size = st.size;
+        if (sha256 === undefined) ({ sha256, size } = await hashFile(join(root, relPath)));
+        seen.set(id, sha256);
         entries.push({ path: relPath, size, sha256, mode: st.mode & 0o777 });
       } else {
         const kind = st.isSymbolicLink() ? 'a symlink' : 'not a regular file (device, FIFO or socket)';
@@ -49,6 +61,10 @@ export async function scanTree(root: string): Promise<Manifest> {
   }
   await walk('');
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (cache) {
+    cache.clear();
+    for (const [k, v] of seen) cache.set(k, v);
+  }
   return { entries };
 }
 
