@@ -1,11 +1,11 @@
-// Benchmark of issue 6 (deploy section): swap latency of the repo-agent for a 10-package and a
+// Benchmark of issue 6 (section "repo"): swap latency of the repo-agent for a 10-package and a
 // 5000-package snapshot (it must not grow with size), plus local deploys (first, same tree again,
 // one package changed) through the same receive path as a network deploy. The rsync comparison of
 // a network deploy is measured with the deploy transport.
 // Run: npm run bench -- repo   (the CLI rows need npm run build)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { agentArgv, machineLine, timed, writeSection, ROOT } from './lib/report.mjs';
@@ -53,9 +53,9 @@ try {
   );
   const small = results[0].swapMs.median;
   const large = results[results.length - 1].swapMs.median;
-  writeSection('deploy', `## deploy: swap latency and local deploys (issue 6)
+  writeSection('repo', `## repo server: swap latency and local deploys (issue 6)
 
-${machineLine()}. Signed test trees from \`test/helpers/signed-repo.ts\` (apt pool + Packages/by-hash/InRelease/Release.gpg,
+${machineLine()}, load average ${loadavg()[0].toFixed(1)} at the end (the machine is shared: compare within a row). Signed test trees from \`test/helpers/signed-repo.ts\` (apt pool + Packages/by-hash/InRelease/Release.gpg,
 yum rpms + hash-named primary + repomd.xml.asc; 4 KiB placeholder packages, one .deb and one .rpm per package), deployed
 into a \`DirStore\` on the same disk by \`scripts/bench/lib/repo-tools.ts\` (in-process), 200 alternating swaps per size.
 *swap* is \`DirStore.activate\`: new symlink, rename over \`current\`, fsync of the directory. *activate* adds taking
