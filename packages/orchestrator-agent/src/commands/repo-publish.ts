@@ -38,7 +38,7 @@ export function register(program: Command): void {
       const t0 = performance.now();
       const res = await publish({
         root, channel: opts.channel, paths, signer, settings, now: publishDate(), logger: ctx.logger, signal: ctx.signal,
-        keepTrees: config.repoKeepTrees, linkInputs: opts.link === true,
+        keepTrees: config.repoKeepTrees, linkInputs: opts.link === true, waitForCleanup: false,
       });
       const ms = Math.round(performance.now() - t0);
       if (opts.json) {

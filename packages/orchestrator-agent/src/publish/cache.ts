@@ -1,7 +1,6 @@
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@pkgfleet/shared';
 
 /**
  * Which file a cache entry describes: a changed file never matches its old entry, because
@@ -68,7 +67,11 @@ export async function openFileCache(dir: string, max = 20_000): Promise<Metadata
     async save() {
       if (!dirty) return;
       const entries = [...map.values()].sort((a, b) => b.t - a.t).slice(0, max);
-      await writeFileAtomic(file, JSON.stringify({ generation, entries }));
+      // rename without fsync: a cache lost in a crash only costs reading the files again
+      const tmp = `${file}.tmp-${process.pid}`;
+      await mkdir(dir, { recursive: true });
+      await writeFile(tmp, JSON.stringify({ generation, entries }));
+      await rename(tmp, file);
       dirty = false;
     },
   };

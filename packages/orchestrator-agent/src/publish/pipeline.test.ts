@@ -111,6 +111,16 @@ describe('repo publish pipeline (apt)', () => {
     expect(release).toMatch(/^Acquire-By-Hash: yes$/m);
   });
 
+  it('keeps the live tree and the one before it; older trees and their records are deleted', async () => {
+    const root = fresh('keep');
+    const inDir = fresh('in');
+    for (let i = 1; i <= 4; i++) await publish(opts(root, 'stable', [await deb(inDir, { name: 'kept', version: String(i), arch: 'amd64' })]));
+    const trees = readdirSync(join(root, 'trees'));
+    expect(trees).toHaveLength(2);
+    expect(trees.every((t) => /^00000[34]-/.test(t))).toBe(true);
+    expect(readdirSync(join(root, 'state')).sort()).toEqual(trees.map((t) => `${t}.json`).sort());
+  });
+
   it('refuses to run while another publish holds the root, and takes over a dead one\'s lock', async () => {
     const root = fresh('lock');
     const file = await deb(fresh('in'), { name: 'locked', version: '1', arch: 'amd64' });

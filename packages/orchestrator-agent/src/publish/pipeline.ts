@@ -1,4 +1,6 @@
+import { renameSync, rmSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { extname, join, relative, resolve } from 'node:path';
 import { fsyncDir, swapSymlink, writeFileAtomic, type Logger, type Signer } from '@pkgfleet/shared';
 import { openFileCache } from './cache';
@@ -29,6 +31,11 @@ export interface PublishOptions {
    * a later in-place change would change the published file.
    */
   linkInputs?: boolean;
+  /**
+   * Wait until old trees are deleted (default). The CLI does not: the tree is live already, and
+   * what is left of the trash is deleted by the next publish.
+   */
+  waitForCleanup?: boolean;
   /** For tests: the formats to use (default: repoFormats()). */
   formats?: RepoFormat[];
 }
@@ -131,13 +138,32 @@ async function carryOver(tree: StagingTree, dir: string): Promise<void> {
   }
 }
 
-async function pruneTrees(root: string, keep: number, live: string): Promise<void> {
-  const trees = (await readdir(join(root, 'trees'))).filter((n) => /^\d{6}-/.test(n) && !n.includes('.tmp')).sort();
-  const old = trees.slice(0, Math.max(0, trees.length - Math.max(1, keep))).filter((n) => n !== live);
-  for (const id of old) {
-    await rm(join(root, 'state', `${id}.json`), { force: true });
-    await rm(join(root, 'trees', id), { recursive: true, force: true });
+/**
+ * Old trees leave in the background: each is renamed to trees/.trash-* at once (so a crash
+ * leaves nothing half-deleted under a tree's name), then a worker thread deletes the trash while
+ * the publish reads and writes (thousands of unlinks are I/O the publish need not wait for).
+ * Keeps the live tree and the `keep - 1` newest before it; the new tree is added on success.
+ */
+async function retireOldTrees(root: string, keep: number, live: string | undefined, wait: boolean): Promise<void> {
+  const dir = join(root, 'trees');
+  const trees = (await readdir(dir)).filter((n) => /^\d{6}-/.test(n) && !n.includes('.tmp')).sort();
+  const older = trees.filter((n) => n !== live);
+  const retire = older.slice(0, Math.max(0, older.length - Math.max(0, keep - 2)));
+  for (const id of retire) {
+    rmSync(join(root, 'state', `${id}.json`), { force: true });
+    renameSync(join(dir, id), join(dir, `.trash-${id}`));
   }
+  const trash = (await readdir(dir)).filter((n) => n.startsWith('.trash-') || n.includes('.tmp-')).map((n) => join(dir, n));
+  if (trash.length === 0) return;
+  const worker = new Worker(
+    "const { rmSync } = require('node:fs'); for (const p of require('node:worker_threads').workerData) rmSync(p, { recursive: true, force: true });",
+    { eval: true, workerData: trash },
+  );
+  if (!wait) worker.unref();
+  await new Promise<void>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', () => resolve());
+  });
 }
 
 export async function publish(o: PublishOptions): Promise<PublishResult> {
@@ -146,8 +172,9 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
   await mkdir(join(o.root, 'state'), { recursive: true });
   const unlock = await lock(o.root);
   try {
-    // a publish that crashed left its stage behind
-    for (const n of await readdir(join(o.root, 'trees'))) if (n.includes('.tmp-')) await rm(join(o.root, 'trees', n), { recursive: true, force: true });
+    // old trees and stages a crashed publish left behind are deleted while this one works
+    const retired = retireOldTrees(o.root, o.keepTrees ?? 2, await currentTreeId(o.root), o.waitForCleanup !== false);
+    retired.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
 
     const t0 = performance.now();
     const phase = (name: string) => o.logger.debug(`publish phase ${name}`, { ms: Math.round(performance.now() - t0) });
@@ -212,7 +239,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
       throw err;
     }
     await cache.save();
-    await pruneTrees(o.root, o.keepTrees ?? 2, id);
+    if (o.waitForCleanup !== false) await retired;
     phase('done');
     return { id, tree: join(o.root, 'trees', id), formats: summaries };
   } finally {

@@ -165,7 +165,13 @@ export class StagingTree implements TreeWriter {
     linkSync(join(this.dir, existingRel), abs);
   }
 
-  /** fsync every new file and every directory, so that the tree survives a crash once it is live. */
+  /**
+   * Make the tree durable before it goes live: fsync every file whose data was written here, and
+   * every directory that received such a file, plus the tree's root. Directories that only got
+   * hard links of already-durable files (the pool, carried over) are not fsynced one by one: ext4,
+   * XFS and btrfs log metadata in order, so those fsyncs commit every mkdir and link made before
+   * them (on a thousand-package pool that saves a thousand fsyncs per publish).
+   */
   async commit(): Promise<void> {
     const files = [...this.toSync];
     for (let i = 0; i < files.length; i += 32) {
@@ -174,7 +180,8 @@ export class StagingTree implements TreeWriter {
         try { await fh.sync(); } finally { await fh.close(); }
       }));
     }
-    await Promise.all([...this.dirs].map((d) => fsyncDir(d)));
+    const dirs = new Set([this.dir, ...files.map((f) => f.slice(0, f.lastIndexOf('/')))]);
+    await Promise.all([...dirs].map((d) => fsyncDir(d)));
   }
 
   async discard(): Promise<void> {
