@@ -53,7 +53,7 @@ async function expectUntouched(store: DirStore, live: string | undefined, count:
 }
 
 describe('deploy', () => {
-  it('a second deploy of the same tree receives no content; one changed package receives only it and the metadata that changed', async () => {
+  it('a second deploy of the same tree receives no content; one changed package of 1000 receives only it and the metadata that changed', async () => {
     const store = new DirStore(await tmp());
     const src = await tree({ packages: 20 });
     const first = await deployFromDirectory(store, src, opts);
@@ -67,17 +67,28 @@ describe('deploy', () => {
     expect(second.counter.filesLinked).toBe(manifest.entries.length);
     expect(await store.live()).toBe(second.id);
 
-    const changed = await tree({ packages: 20, changed: [7] });
-    const third = await deployFromDirectory(store, changed, opts);
-    const after = await scanTree(changed);
-    const held = new Set(manifest.entries.map((e) => e.sha256));
-    const fresh = after.entries.filter((e) => !held.has(e.sha256));
-    // Exactly the new content: pkg7's deb and rpm plus the apt and yum metadata that list them.
-    expect(fresh.map((e) => e.path)).toContain('apt/pool/main/p/pkg7/pkg7_1.1_amd64.deb');
-    expect(third.counter.filesReceived).toBe(new Set(fresh.map((e) => e.sha256)).size);
-    expect(third.counter.bytesReceived).toBeLessThan(manifest.entries.reduce((n, e) => n + e.size, 0) / 4);
-    const unchangedDeb = join(store.snapshotsDir, third.id, 'apt/pool/main/p/pkg3/pkg3_1.0_amd64.deb');
-    expect((await stat(unchangedDeb)).ino).toBe((await stat(join(store.snapshotsDir, first.id, 'apt/pool/main/p/pkg3/pkg3_1.0_amd64.deb'))).ino);
+    // One package of a 1000-package tree changed: what is lacking is that package (.deb and .rpm)
+    // and the metadata that lists it, nothing else.
+    const big = await tree({ packages: 1000 });
+    const base = await deployFromDirectory(store, big, opts);
+    const changed = await tree({ packages: 1000, changed: [7] });
+    const changedManifest = await scanTree(changed);
+    const pending = await beginDeploy(store, changedManifest, opts);
+    const lackingPaths = pending.lacking.map((e) => e.path);
+    expect(lackingPaths).toContain('apt/pool/main/p/pkg7/pkg7_1.1_amd64.deb');
+    expect(lackingPaths).toContain('rpm/stable/x86_64/Packages/pkg7-1.1-1.x86_64.rpm');
+    const packagesSent = lackingPaths.filter((p) => p.endsWith('.deb') || p.endsWith('.rpm'));
+    expect(packagesSent.length).toBe(2);
+    for (const p of lackingPaths) expect(p).toMatch(/pkg7[-_]1\.1|\/dists\/|\/repodata\//);
+    const third = await pending.receive(packTree(changed, pending.lacking));
+    expect(third.counter.filesReceived).toBe(pending.lacking.length);
+    expect(third.counter.bytesReceived).toBe(pending.lacking.reduce((n, e) => n + e.size, 0));
+    expect(third.counter.filesLinked + third.counter.filesReceived).toBe(changedManifest.entries.length);
+    const metadata = new Map(changedManifest.entries.filter((e) => /\/(dists|repodata)\//.test(e.path)).map((e) => [e.sha256, e.size]));
+    expect(third.counter.bytesReceived).toBeLessThanOrEqual(2 * 2048 + [...metadata.values()].reduce((n, x) => n + x, 0));
+    // Unchanged packages are the same inodes as in the snapshot before: hard links, not copies.
+    const unchangedDeb = 'apt/pool/main/p/pkg3/pkg3_1.0_amd64.deb';
+    expect((await stat(join(store.snapshotsDir, third.id, unchangedDeb))).ino).toBe((await stat(join(store.snapshotsDir, base.id, unchangedDeb))).ino);
   });
 
   it('keeps by-hash and hash-named repodata of the previous snapshot for the grace period, then drops them', async () => {

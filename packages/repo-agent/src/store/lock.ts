@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PkgfleetError, TimeoutError, type Logger } from '@pkgfleet/shared';
 
@@ -46,6 +46,7 @@ function processStart(pid: number): string | null {
 }
 
 function ownerAlive(info: LockInfo): boolean {
+  if (!Number.isInteger(info.pid) || info.pid <= 0) return false;
   if (info.start !== null) {
     const start = processStart(info.pid);
     if (start !== null) return start === info.start;
@@ -66,6 +67,16 @@ async function readInfo(path: string): Promise<LockInfo | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     // A file we cannot parse was cut short by a crash between create and write.
     return { pid: -1, start: null, token: '', op: 'unknown (unreadable lock file)', since: '' };
+  }
+}
+
+const PARTIAL_GRACE_MS = 2000;
+
+async function ageMs(path: string): Promise<number> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch {
+    return Infinity;
   }
 }
 
@@ -122,6 +133,11 @@ async function acquireFile(path: string, opts: LockOptions): Promise<HeldLock> {
   while (true) {
     if (await tryCreate(path, info)) break;
     const holder = await readInfo(path);
+    // An unreadable lock file is either being written this instant or was cut short by a crash.
+    if (holder && holder.pid === -1 && (await ageMs(path)) < PARTIAL_GRACE_MS) {
+      await sleep(delay, undefined, { signal: opts.signal });
+      continue;
+    }
     if (holder && !ownerAlive(holder)) {
       await breakStale(path, holder, opts.logger);
       continue;
