@@ -141,14 +141,16 @@ describe('apt repository published by orchestrator-agent, checked with the real 
     const copy = join(work, 'tampered');
     cpSync(served + '/', copy, { recursive: true, dereference: false, preserveTimestamps: true });
     const dir = join(copy, 'apt', 'dists', 'stable', 'main', 'binary-amd64');
-    const text = readFileSync(join(dir, 'Packages'), 'utf8').replace('Package: pkgfleet-doc', 'Package: pkgfleet-evil');
+    // same length: the size still matches, only the hashes can tell (apt checks the size first)
+    const text = readFileSync(join(dir, 'Packages'), 'utf8').replace('Package: pkgfleet-doc', 'Package: pkgfleet-dox');
     // overwrite in place: by-hash names are hard links of the same files
     for (const [name, data] of [['Packages', Buffer.from(text)], ['Packages.xz', execFileSync('xz', ['-c'], { input: text })], ['Packages.gz', execFileSync('gzip', ['-nc'], { input: text })]] as const) {
       writeFileSync(join(dir, name), data);
     }
     const r = verifyApt(`${serve(copy)}/apt`, 'stable', pub, 'pkgfleet-hello', 'amd64', { APT_INSTALL: 'none' });
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/Hash Sum mismatch/);
+    expect(r.out).toMatch(/Packages {2}Hash Sum mismatch/);
+    expect(r.out).toMatch(/FAIL: apt-get update \[uncompressed-path\] exit 100/);
   }, 300_000);
 
   it('a repository signed by another key makes apt fail on the signature', async () => {
