@@ -6,7 +6,7 @@
 // See docs/EXECUTABLES.md.
 import * as esbuild from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -149,6 +149,13 @@ async function main() {
 async function build(opts, nodeVersion, started) {
   await mkdir(path.join(ROOT, 'dist', 'bundle'), { recursive: true });
   await mkdir(path.join(ROOT, 'dist', 'bin'), { recursive: true });
+  // Left by a build that was interrupted (Ctrl-C skips `finally`); we hold the lock, so no other
+  // build is writing them.
+  for (const dir of ['bundle', 'bin']) {
+    for (const f of await readdir(path.join(ROOT, 'dist', dir))) {
+      if (f.endsWith('.tmp') || f.endsWith('.tmp.xz')) await rm(path.join(ROOT, 'dist', dir, f), { force: true });
+    }
+  }
 
   const bundles = {};
   for (const agent of opts.agents) {
