@@ -20,7 +20,8 @@ afterAll(() => {
   for (const pid of servers) {
     try { process.kill(pid); } catch { /* already gone */ }
   }
-  rmSync(work, { recursive: true, force: true });
+  // retries: a publish's detached `rm -rf` of old trees may still be running
+  rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 });
 
 /** `orchestrator-agent` with a state dir of its own (no /etc config). */

@@ -1,5 +1,6 @@
 import { renameSync, rmSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { extname, join, relative, resolve } from 'node:path';
 import { fsyncDir, swapSymlink, writeFileAtomic, type Logger, type Signer } from '@pkgfleet/shared';
@@ -32,8 +33,8 @@ export interface PublishOptions {
    */
   linkInputs?: boolean;
   /**
-   * Wait until old trees are deleted (default). The CLI does not: the tree is live already, and
-   * what is left of the trash is deleted by the next publish.
+   * Delete old trees on a worker thread while publishing and wait for it (default). The CLI does
+   * not wait: it leaves them to a detached `rm -rf` once the new tree is live.
    */
   waitForCleanup?: boolean;
   /** For tests: the formats to use (default: repoFormats()). */
@@ -139,31 +140,44 @@ async function carryOver(tree: StagingTree, dir: string): Promise<void> {
 }
 
 /**
- * Old trees leave in the background: each is renamed to trees/.trash-* at once (so a crash
- * leaves nothing half-deleted under a tree's name), then a worker thread deletes the trash while
- * the publish reads and writes (thousands of unlinks are I/O the publish need not wait for).
- * Keeps the live tree and the `keep - 1` newest before it; the new tree is added on success.
+ * Old trees are renamed to trees/.trash-* when a publish starts (so a crash leaves nothing
+ * half-deleted under a tree's name). Keeps the live tree and the `keep - 2` newest before it; the
+ * new tree is added on success. Returns every trash entry (stages of crashed publishes included).
  */
-async function retireOldTrees(root: string, keep: number, live: string | undefined, wait: boolean): Promise<void> {
+async function retireOldTrees(root: string, keep: number, live: string | undefined): Promise<string[]> {
   const dir = join(root, 'trees');
   const trees = (await readdir(dir)).filter((n) => /^\d{6}-/.test(n) && !n.includes('.tmp')).sort();
   const older = trees.filter((n) => n !== live);
-  const retire = older.slice(0, Math.max(0, older.length - Math.max(0, keep - 2)));
-  for (const id of retire) {
+  for (const id of older.slice(0, Math.max(0, older.length - Math.max(0, keep - 2)))) {
     rmSync(join(root, 'state', `${id}.json`), { force: true });
     renameSync(join(dir, id), join(dir, `.trash-${id}`));
   }
-  const trash = (await readdir(dir)).filter((n) => n.startsWith('.trash-') || n.includes('.tmp-')).map((n) => join(dir, n));
-  if (trash.length === 0) return;
+  return (await readdir(dir)).filter((n) => n.startsWith('.trash-') || n.includes('.tmp-')).map((n) => join(dir, n));
+}
+
+/** Delete trash on a worker thread (thousands of unlinks), alongside the publish. */
+function deleteOnWorker(paths: string[]): Promise<void> {
+  if (paths.length === 0) return Promise.resolve();
   const worker = new Worker(
     "const { rmSync } = require('node:fs'); for (const p of require('node:worker_threads').workerData) rmSync(p, { recursive: true, force: true });",
-    { eval: true, workerData: trash },
+    { eval: true, workerData: paths },
   );
-  if (!wait) worker.unref();
-  await new Promise<void>((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     worker.once('error', reject);
     worker.once('exit', () => resolve());
   });
+}
+
+/**
+ * Delete trash after this process is gone: a detached `rm -rf`, so that a command-line publish
+ * neither waits for the unlinks nor has them compete with its own links (they touch the same inodes).
+ * What it does not finish, the next publish hands to its own `rm`.
+ */
+function deleteDetached(paths: string[]): void {
+  if (paths.length === 0) return;
+  const child = spawn('rm', ['-rf', '--', ...paths], { detached: true, stdio: 'ignore' });
+  child.on('error', () => {}); // no rm: the trash stays until a publish that waits deletes it
+  child.unref();
 }
 
 export async function publish(o: PublishOptions): Promise<PublishResult> {
@@ -173,8 +187,10 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
   const unlock = await lock(o.root);
   try {
     // old trees and stages a crashed publish left behind are deleted while this one works
-    const retired = retireOldTrees(o.root, o.keepTrees ?? 2, await currentTreeId(o.root), o.waitForCleanup !== false);
-    retired.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    const trash = await retireOldTrees(o.root, o.keepTrees ?? 2, await currentTreeId(o.root));
+    const wait = o.waitForCleanup !== false;
+    const deleted = wait ? deleteOnWorker(trash) : Promise.resolve();
+    deleted.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
 
     const t0 = performance.now();
     const phase = (name: string) => o.logger.debug(`publish phase ${name}`, { ms: Math.round(performance.now() - t0) });
@@ -239,7 +255,8 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
       throw err;
     }
     await cache.save();
-    if (o.waitForCleanup !== false) await retired;
+    if (wait) await deleted;
+    else deleteDetached(trash);
     phase('done');
     return { id, tree: join(o.root, 'trees', id), formats: summaries };
   } finally {
