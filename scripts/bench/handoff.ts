@@ -55,7 +55,9 @@ async function main() {
   const sshd = await startSshd();
   const keyFile = join(work, 'id');
   writeFileSync(keyFile, sshd.clientKey, { mode: 0o600 });
-  const ssh = ['-p', String(sshd.port), '-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'Compression=no'];
+  const sshOpts = ['-i', keyFile, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'Compression=no'];
+  const ssh = ['-p', String(sshd.port), ...sshOpts];
+  const scpArgs = ['-P', String(sshd.port), ...sshOpts];
   const stateDir = join(work, 'orch');
   const { child: orch } = await startOrchestrator(stateDir);
   const ba = agentArgv('build-agent');
@@ -86,7 +88,7 @@ async function main() {
       const again = await timed([...ba, 'push', '--credential', cred, '--release', `vbench${i}`, '--target', 'amd64-deb', ...c.files]);
       const scpDest = join(sink, 'scp');
       mkdirSync(scpDest);
-      const scp = await timed(['scp', '-q', ...ssh, ...c.files, `${sshd.user}@127.0.0.1:${scpDest}/`]);
+      const scp = await timed(['scp', '-q', ...scpArgs, ...c.files, `${sshd.user}@127.0.0.1:${scpDest}/`]);
       const rsyncDest = join(sink, 'rsync');
       mkdirSync(rsyncDest);
       const rsync = await timed(['rsync', '-a', '-e', `ssh ${ssh.join(' ')}`, ...c.files, `${sshd.user}@127.0.0.1:${rsyncDest}/`]);

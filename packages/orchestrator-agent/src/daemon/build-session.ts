@@ -5,6 +5,9 @@ import type { Registrations } from './registrations';
  * One build machine's connection: pushes land in the incoming store; `register` records the
  * machine for `machines create --wait`. The state machine checks order; this does the I/O.
  */
+/** Files of one connection that may be landing (fsync, rename, record) at the same time. */
+const MAX_LANDING = 32;
+
 export function createBuildSession(conn: Connection, store: IncomingStore, registrations: Registrations): SessionHandler {
   const cred = conn.credential;
   if (cred.role !== 'build' || !cred.release || !cred.target) throw new AuthError('E_CREDENTIAL_REFUSED', `credential ${cred.id} is not a build credential`);
@@ -12,6 +15,7 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
   const machine = new PushSessionMachine(scope, conn.limits);
   const pushedBy = `${cred.id}@${conn.hostname ?? conn.peer}`;
   let writer: FileWriter | undefined;
+  const landings = new Set<Promise<void>>();
   let registered = false;
   let beat: NodeJS.Timeout | undefined;
   const log = conn.logger;
@@ -46,14 +50,21 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
           const w = writer!;
           writer = undefined;
           machine.closeCurrent();
-          try {
-            const landed = await w.finish(pushedBy);
-            conn.send({ type: 'file.done', name: cur.name, sha256: cur.sha256, bytesReceived: landed.bytesReceived });
-            log.info('file landed', { release: scope.release, target: scope.target, file: cur.name, size: cur.size, bytesReceived: landed.bytesReceived, resumedFrom: landed.resumedFrom });
-          } catch (err) {
-            log.warn('file refused', { file: cur.name, reason: (err as Error).message });
-            conn.sendError(err, { name: cur.name, fatal: (err as { code?: string }).code === 'E_DISK_FULL' });
-          }
+          // Land in the background (fsync, hash check, rename, group-committed manifest) while the
+          // next file streams in; at most MAX_LANDING at once.
+          const landing = w.finish(pushedBy).then(
+            (landed) => {
+              conn.send({ type: 'file.done', name: cur.name, sha256: cur.sha256, bytesReceived: landed.bytesReceived });
+              log.info('file landed', { release: scope.release, target: scope.target, file: cur.name, size: cur.size, bytesReceived: landed.bytesReceived, resumedFrom: landed.resumedFrom });
+            },
+            (err: unknown) => {
+              log.warn('file refused', { file: cur.name, reason: (err as Error).message });
+              conn.sendError(err, { name: cur.name, fatal: (err as { code?: string }).code === 'E_DISK_FULL' });
+            },
+          );
+          landings.add(landing);
+          void landing.finally(() => landings.delete(landing));
+          if (landings.size >= MAX_LANDING) await Promise.race(landings);
           return;
         }
         case 'register': {
@@ -87,6 +98,7 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
     },
     async onClose(reason: string) {
       if (beat) clearInterval(beat);
+      await Promise.all(landings);
       if (writer) {
         log.info('connection ended mid-file; keeping the part for a resume', { file: machine.current?.name, reason });
         await writer.abort(false);

@@ -1,9 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TransferError } from '../errors';
-import { commitRename, fsyncDir, writeFileAtomic } from '../fs/atomic';
+import { fsyncDir, writeFileAtomic } from '../fs/atomic';
 import type { FileOffer, FileState } from '../protocol/messages';
 import { isValidRelease, isValidTarget } from '../protocol/names';
 import type { CurrentFile } from '../protocol/session';
@@ -47,6 +47,7 @@ function diskError(err: unknown, what: string, dir: string): Error {
 export class IncomingStore {
   private locks = new Map<string, Promise<unknown>>();
   private busy = new Set<string>();
+  private madeDirs = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -66,10 +67,18 @@ export class IncomingStore {
     return next;
   }
 
+  /** Manifests as this process last read or wrote them (it is their only writer). */
+  private manifests = new Map<string, TargetManifest>();
+
   async readManifest(release: string, target: string): Promise<TargetManifest> {
-    const path = join(this.dirFor(release, target), 'manifest.json');
+    const dir = this.dirFor(release, target);
+    const cached = this.manifests.get(dir);
+    if (cached) return cached;
+    const path = join(dir, 'manifest.json');
     try {
-      return JSON.parse(await readFile(path, 'utf8')) as TargetManifest;
+      const m = JSON.parse(await readFile(path, 'utf8')) as TargetManifest;
+      this.manifests.set(dir, m);
+      return m;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { release, target, files: [] };
       throw new TransferError('E_MANIFEST', `cannot read ${path}: ${(err as Error).message}`, 'restore or remove the file', { cause: err });
@@ -110,8 +119,12 @@ export class IncomingStore {
       throw new TransferError('E_BUSY', `${cur.name} is being received from another connection right now`, 'wait for the other push to finish, then push again');
     }
     try {
-      await mkdir(partialDir, { recursive: true });
-      const st = await stat(partial).catch(() => undefined);
+      if (!this.madeDirs.has(partialDir)) {
+        await mkdir(partialDir, { recursive: true });
+        this.madeDirs.add(partialDir);
+      }
+      // A file sent from its start needs no look at what was there (opening it truncates).
+      const st = cur.offset > 0 ? await stat(partial).catch(() => undefined) : undefined;
       const have = st?.size ?? 0;
       if (cur.offset > have) {
         throw new TransferError('E_BAD_OFFSET', `${cur.name}: resume at byte ${cur.offset} but only ${have} bytes are held`, 'push again: the orchestrator will say where to resume');
@@ -137,23 +150,57 @@ export class IncomingStore {
       await rm(partial, { force: true });
       throw new TransferError('E_HASH_MISMATCH', `${cur.name}: received bytes hash to ${digest}, not the announced ${cur.sha256}; nothing was stored`, 'the file changed while it was pushed, or the network corrupted it: push again');
     }
-    return this.withLock(dir, async () => {
+    const entry: IncomingEntry = { name: cur.name, size: cur.size, sha256: cur.sha256, receivedAt: this.now().toISOString(), pushedBy };
+    await this.withLock(dir, async () => {
       const manifest = await this.readManifest(release, target);
-      const prev = manifest.files.find((f) => f.name === cur.name);
+      const prev = this.unrecorded.get(dir)?.get(cur.name) ?? manifest.files.find((f) => f.name === cur.name);
       if (prev && prev.sha256 !== cur.sha256 && !w.replace) {
         await rm(partial, { force: true });
         throw new TransferError('E_CONFLICT', `${cur.name} already landed with different content (sha256 ${prev.sha256})`, 'pass --replace to overwrite it');
       }
       try {
-        await commitRename(partial, join(dir, cur.name));
-        const entry: IncomingEntry = { name: cur.name, size: cur.size, sha256: cur.sha256, receivedAt: this.now().toISOString(), pushedBy };
-        const files = manifest.files.filter((f) => f.name !== cur.name).concat(entry).sort((a, b) => a.name.localeCompare(b.name));
-        await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify({ release, target, files }, null, 2) + '\n');
-        return { entry, bytesReceived: cur.received, resumedFrom: cur.offset };
+        // The file (fsynced by the writer) takes its final name; the directory is fsynced by the
+        // manifest write that records it, before the sender hears that it landed.
+        await rename(partial, join(dir, cur.name));
       } catch (err) {
         throw diskError(err, cur.name, dir);
       }
+      (this.unrecorded.get(dir) ?? this.unrecorded.set(dir, new Map()).get(dir)!).set(cur.name, entry);
     });
+    await this.record(dir, release, target);
+    return { entry, bytesReceived: cur.received, resumedFrom: cur.offset };
+  }
+
+  /** Landed files not yet in manifest.json, per target directory. */
+  private unrecorded = new Map<string, Map<string, IncomingEntry>>();
+  /** A manifest write in progress per directory, and whether another one is needed after it. */
+  private flushing = new Map<string, { run: Promise<void>; next: Promise<void> | undefined }>();
+
+  /**
+   * Group commit: files that land while a manifest write is in progress are recorded together by
+   * the next write (one rewrite and one directory fsync for many files, not one per file).
+   */
+  private record(dir: string, release: string, target: string): Promise<void> {
+    const state = this.flushing.get(dir);
+    if (state) {
+      state.next ??= state.run.catch(() => {}).then(() => this.record(dir, release, target));
+      return state.next;
+    }
+    const run = this.withLock(dir, async () => {
+      const batch = this.unrecorded.get(dir);
+      this.unrecorded.delete(dir);
+      if (!batch?.size) return;
+      const manifest = await this.readManifest(release, target);
+      const files = manifest.files.filter((f) => !batch.has(f.name)).concat([...batch.values()]).sort((a, b) => a.name.localeCompare(b.name));
+      try {
+        await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify({ release, target, files }, null, 2) + '\n');
+        this.manifests.set(dir, { release, target, files });
+      } catch (err) {
+        throw diskError(err, 'manifest.json', dir);
+      }
+    }).finally(() => this.flushing.delete(dir));
+    this.flushing.set(dir, { run, next: undefined });
+    return run;
   }
 
   release(partial: string): void {
