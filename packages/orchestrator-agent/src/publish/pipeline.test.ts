@@ -185,6 +185,63 @@ describe('repo publish pipeline (apt)', () => {
   });
 });
 
+/** Every pool file, index and by-hash copy of the live tree agrees with the Release and Packages that name it. */
+function checkConsistent(root: string): number {
+  const base = join(root, 'current', 'apt');
+  const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+  let checked = 0;
+  for (const suite of readdirSync(join(base, 'dists'))) {
+    const release = readFileSync(join(base, 'dists', suite, 'Release'), 'utf8');
+    const section = release.slice(release.indexOf('SHA256:\n') + 8, release.indexOf('SHA512:'));
+    for (const line of section.trim().split('\n')) {
+      const [hash, , path] = line.trim().split(/\s+/);
+      expect(sha(join(base, 'dists', suite, path!)), path).toBe(hash);
+      expect(sha(join(base, 'dists', suite, path!.replace(/[^/]+$/, `by-hash/SHA256/${hash}`))), `${path} by-hash`).toBe(hash);
+      if (path!.endsWith('/Packages')) {
+        for (const p of parseStanzas(readFileSync(join(base, 'dists', suite, path!), 'utf8'))) {
+          const f = Object.fromEntries(p.map((x) => [x.name, x.value]));
+          expect(sha(join(base, f.Filename!)), f.Filename).toBe(f.SHA256);
+          checked++;
+        }
+      }
+    }
+  }
+  const pool = new Set((readdirSync(join(base, 'pool'), { recursive: true }) as string[]).filter((f) => f.endsWith('.deb')));
+  const listed = new Set<string>();
+  for (const suite of readdirSync(join(base, 'dists'))) {
+    for (const arch of readdirSync(join(base, 'dists', suite, 'main'))) {
+      for (const p of parseStanzas(readFileSync(join(base, 'dists', suite, 'main', arch, 'Packages'), 'utf8'))) listed.add(p.find((x) => x.name === 'Filename')!.value.replace(/^pool\//, ''));
+    }
+  }
+  expect([...pool].sort()).toEqual([...listed].sort()); // nothing unreferenced left in the pool
+  return checked;
+}
+
+describe('repo publish pipeline: trees built over retired ones', () => {
+  it('stay consistent through many publishes, across suites, retention and a version rebuilt after it left the pool', async () => {
+    const root = fresh('recycle');
+    const settings = { ...DEFAULT_SETTINGS, retention: 2 };
+    const steps: Array<[string, DebSpec]> = [
+      ['stable', { name: 'rc', version: '1', arch: 'amd64' }],
+      ['nightly', { name: 'rc', version: '2', arch: 'amd64' }],
+      ['stable', { name: 'rc', version: '2', arch: 'amd64' }],
+      ['stable', { name: 'rc', version: '3', arch: 'amd64' }], // 1 leaves stable and the pool
+      ['nightly', { name: 'other', version: '1', arch: 'all' }],
+      ['nightly', { name: 'rc', version: '1', arch: 'amd64', description: 'rebuilt: other bytes at a path a retired tree still holds' }],
+      ['stable', { name: 'other', version: '2', arch: 'arm64' }],
+    ];
+    for (const [i, [suite, spec]] of steps.entries()) {
+      await publish(opts(root, suite, [await deb(fresh('in'), spec)], { settings, now: new Date(NOW.getTime() + i * 1000) }));
+      expect(checkConsistent(root)).toBeGreaterThan(0);
+    }
+    expect(packages(root, 'nightly', 'amd64').map((p) => `${p.Package} ${p.Version} ${p.Description}`)).toEqual([
+      'other 1 test package other',
+      'rc 1 rebuilt: other bytes at a path a retired tree still holds',
+      'rc 2 test package rc',
+    ]);
+  });
+});
+
 describe('repo publish pipeline: bad input leaves the published tree unchanged', () => {
   let root: string;
   let inDir: string;

@@ -188,6 +188,9 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
   try {
     // old trees and stages a crashed publish left behind are deleted while this one works
     const trash = await retireOldTrees(o.root, o.keepTrees ?? 2, await currentTreeId(o.root));
+    // the newest retired tree becomes the next stage: a publish then changes only what differs
+    const recyclable = trash.filter((p) => /\/\.trash-\d{6}-[^/]*$/.test(p)).sort().pop();
+    if (recyclable) trash.splice(trash.indexOf(recyclable), 1);
     const wait = o.waitForCleanup !== false;
     const deleted = wait ? deleteOnWorker(trash) : Promise.resolve();
     deleted.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
@@ -217,11 +220,12 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     // 2. build the new tree beside the live one
     const id = nextId(prevId, o.now);
     const stageDir = join(o.root, 'trees', `${id}.tmp-${process.pid}`);
-    const tree = new StagingTree(stageDir, prevId ? join(o.root, 'trees', prevId) : undefined, o.linkInputs);
+    const tree = new StagingTree(stageDir, prevId ? join(o.root, 'trees', prevId) : undefined, o.linkInputs, recyclable !== undefined);
     const snapshot: Snapshot = { id, date: o.now.toISOString(), formats: { ...prev?.formats } };
     const summaries: FormatSummary[] = [];
     try {
-      await mkdir(stageDir);
+      if (recyclable) renameSync(recyclable, stageDir);
+      else await mkdir(stageDir);
       const wctx: WriteContext = { ...ctx, tree, signer: o.signer };
       for (const format of formats) {
         const p = planned.find((x) => x.format === format);

@@ -1,4 +1,4 @@
-import { copyFileSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, readdir, readlink, rm, constants } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsyncDir } from '@pkgfleet/shared';
@@ -83,15 +83,24 @@ export class StagingTree implements TreeWriter {
   private readonly dirs = new Set<string>();
   private readonly toSync = new Set<string>();
 
-  constructor(readonly dir: string, readonly previousDir: string | undefined, private readonly linkInputs = false) {}
+  /**
+   * `recycled`: `dir` is a retired tree renamed into place, not an empty directory. Every write
+   * then replaces what is there (unlink first: the old file may be a hard link shared with the
+   * live tree, never written in place), `linkPrevious` keeps a file that already is the live
+   * tree's (same inode), and `commit` removes whatever this publish did not put there. Adding one
+   * package to a large pool then costs what changed, not a link per pool file.
+   */
+  constructor(readonly dir: string, readonly previousDir: string | undefined, private readonly linkInputs = false, private readonly recycled = false) {}
 
-  private async prepare(rel: string): Promise<string> {
+  private async prepare(rel: string, replace = true): Promise<string> {
     if (rel.startsWith('/') || rel.split('/').includes('..')) throw new Error(`tree path escapes the tree: ${rel}`);
     if (this.written.has(rel)) throw new Error(`tree path written twice: ${rel}`);
     this.written.add(rel);
     const slash = rel.lastIndexOf('/');
     if (slash > 0) this.ensureDir(rel.slice(0, slash));
-    return `${this.dir}/${rel}`;
+    const abs = `${this.dir}/${rel}`;
+    if (this.recycled && replace) unlinkQuiet(abs);
+    return abs;
   }
 
   /** mkdir of `rel` and its parents, each at most once per publish. */
@@ -148,7 +157,15 @@ export class StagingTree implements TreeWriter {
   async linkPrevious(rel: string, prevRel = rel): Promise<boolean> {
     if (!this.previousDir) return false;
     const src = join(this.previousDir, prevRel);
-    const abs = await this.prepare(rel);
+    const abs = await this.prepare(rel, false);
+    if (this.recycled) {
+      const here = lstatSync(abs, { throwIfNoEntry: false });
+      if (here) {
+        const there = lstatSync(src, { throwIfNoEntry: false });
+        if (there && here.ino === there.ino && here.dev === there.dev) return true;
+        unlinkSync(abs);
+      }
+    }
     try {
       // no stat first: one system call per carried-over file (a publish links them all)
       linkSync(src, abs);
@@ -165,6 +182,35 @@ export class StagingTree implements TreeWriter {
     linkSync(join(this.dir, existingRel), abs);
   }
 
+  /** Remove what a recycled tree holds that this publish did not write; returns the directories touched. */
+  private sweep(): string[] {
+    const touched = new Set<string>();
+    const entries = readdirSync(this.dir, { recursive: true, withFileTypes: true });
+    const dirs: string[] = [];
+    for (const e of entries) {
+      const abs = `${e.parentPath}/${e.name}`;
+      if (e.isDirectory()) {
+        dirs.push(abs);
+        continue;
+      }
+      if (!this.written.has(abs.slice(this.dir.length + 1))) {
+        unlinkSync(abs);
+        touched.add(e.parentPath);
+      }
+    }
+    // deepest first, so a directory emptied by its children's removal goes too
+    for (const d of dirs.sort((a, b) => b.length - a.length)) {
+      if (this.dirs.has(d)) continue;
+      try {
+        rmdirSync(d);
+        touched.add(d.slice(0, d.lastIndexOf('/')));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
+      }
+    }
+    return [...touched].filter((d) => d.length >= this.dir.length);
+  }
+
   /**
    * Make the tree durable before it goes live: fsync every file whose data was written here, and
    * every directory that received such a file, plus the tree's root. Directories that only got
@@ -173,6 +219,7 @@ export class StagingTree implements TreeWriter {
    * them (on a thousand-package pool that saves a thousand fsyncs per publish).
    */
   async commit(): Promise<void> {
+    const emptied = this.recycled ? this.sweep() : [];
     const files = [...this.toSync];
     for (let i = 0; i < files.length; i += 32) {
       await Promise.all(files.slice(i, i + 32).map(async (f) => {
@@ -180,11 +227,19 @@ export class StagingTree implements TreeWriter {
         try { await fh.sync(); } finally { await fh.close(); }
       }));
     }
-    const dirs = new Set([this.dir, ...files.map((f) => f.slice(0, f.lastIndexOf('/')))]);
+    const dirs = new Set([this.dir, ...files.map((f) => f.slice(0, f.lastIndexOf('/'))), ...emptied]);
     await Promise.all([...dirs].map((d) => fsyncDir(d)));
   }
 
   async discard(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
