@@ -157,15 +157,18 @@ export class StagingTree implements TreeWriter {
   async linkPrevious(rel: string, prevRel = rel): Promise<boolean> {
     if (!this.previousDir) return false;
     const src = join(this.previousDir, prevRel);
-    const abs = await this.prepare(rel, false);
-    if (this.recycled) {
-      const here = lstatSync(abs, { throwIfNoEntry: false });
-      if (here) {
-        const there = lstatSync(src, { throwIfNoEntry: false });
-        if (there && here.ino === there.ino && here.dev === there.dev) return true;
-        unlinkSync(abs);
+    if (this.recycled && !this.written.has(rel)) {
+      // already the live tree's file (same inode): nothing to do, not even a mkdir
+      const here = lstatSync(`${this.dir}/${rel}`, { throwIfNoEntry: false });
+      const there = here && lstatSync(src, { throwIfNoEntry: false });
+      if (here && there && here.ino === there.ino && here.dev === there.dev && !rel.split('/').includes('..') && !rel.startsWith('/')) {
+        this.written.add(rel);
+        const slash = rel.lastIndexOf('/');
+        if (slash > 0) for (let d = rel.slice(0, slash); d; d = d.includes('/') ? d.slice(0, d.lastIndexOf('/')) : '') this.dirs.add(`${this.dir}/${d}`);
+        return true;
       }
     }
+    const abs = await this.prepare(rel);
     try {
       // no stat first: one system call per carried-over file (a publish links them all)
       linkSync(src, abs);
