@@ -31,7 +31,8 @@ export async function seaX64(bundle, nodePath, output) {
       targets: [{ nodeRange: 'node24', platform: 'linux', arch: 'x64', output }],
       nodePath,
       signature: false,
-      seaConfig: SEA_CONFIG,
+      // V8's code cache is made by this (x64) node for x64: start-up no longer compiles the bundle.
+      seaConfig: { ...SEA_CONFIG, useCodeCache: true },
     });
   } catch (e) {
     throw new StepError('SEA (linux-x64)', `pkg could not make ${output}: ${e.message}`, 'check that the bundle runs with node_modules/.bin/node', { cause: e });
