@@ -60,7 +60,8 @@ export async function publishRelease(o: PublishReleaseOptions): Promise<PublishR
   const realRoot = resolve(o.config.repoRoot ?? paths.repo);
   const root = o.dryRun ? scratchCopy(realRoot) : realRoot;
   try {
-    const published = await publish({ root, channel: o.channel, paths: dirs, signer, settings, now: o.now, logger: o.logger, keepTrees: o.config.repoKeepTrees, ...(o.signal ? { signal: o.signal } : {}) });
+    // Incoming files land by rename and are never changed in place: the pool may hard-link them.
+    const published = await publish({ root, channel: o.channel, paths: dirs, signer, settings, now: o.now, logger: o.logger, keepTrees: o.config.repoKeepTrees, linkInputs: true, ...(o.signal ? { signal: o.signal } : {}) });
     for (const f of published.formats) {
       o.logger.info(`${o.dryRun ? 'would publish' : 'published'} ${f.format}`, { channel: o.channel, packages: f.packages, added: f.added.length, removed: f.removed.length });
     }
