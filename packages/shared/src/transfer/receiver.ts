@@ -9,7 +9,8 @@ import { isValidRelease, isValidTarget } from '../protocol/names';
 import type { CurrentFile } from '../protocol/session';
 import { MemoryRelief } from '../memory/relief';
 
-const relief = new MemoryRelief();
+// The receiver is where frames pile up (TLS records, WebSocket payloads): relieve more often.
+const relief = new MemoryRelief(4 * 1024 * 1024);
 
 /**
  * Where pushed files land: <root>/<release>/<target>/<name>, with manifest.json beside them.

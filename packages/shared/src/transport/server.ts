@@ -30,7 +30,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxFiles: 100_000,
   heartbeatMs: 10_000,
   helloTimeoutMs: 5_000,
-  maxQueuedBytes: 8 * 1024 * 1024,
+  maxQueuedBytes: 4 * 1024 * 1024,
 };
 
 /** One authenticated peer, as a session handler sees it. */
