@@ -15,7 +15,7 @@ import {
   type ManifestEntry,
   type ManifestLimits,
 } from '@pkgfleet/shared';
-import { newSnapshotId, validateSnapshotId } from '../store/dir-store';
+import { inParallel, newSnapshotId, validateSnapshotId } from '../store/dir-store';
 import type { HeldLock } from '../store/lock';
 import type { ContentRef, SnapshotRecord, Store } from '../store/store';
 import { verifySnapshotSignatures, type TrustedKey } from './signatures';
@@ -87,6 +87,8 @@ export interface PendingDeploy {
 }
 
 export class DeployError extends PkgfleetError {}
+
+const PLACE_PARALLEL = 16;
 
 function refuse(what: string, name: string, problem: string): DeployError {
   return new DeployError('E_DEPLOY_TAR', `${what}: tar entry ${JSON.stringify(name)} refused: ${problem}`, 'the sender must stream regular files listed in the manifest only; nothing was activated');
@@ -202,19 +204,24 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
     }
 
     // 2. Everything else from content already held: staged just now, or in a retained snapshot.
+    const toPlace: Array<[ManifestEntry, ContentRef]> = [];
     for (const e of manifest.entries) {
       if (done.has(e.path)) continue;
-      opts.signal?.throwIfAborted();
       const stagedPath = stagedBySha.get(e.sha256);
       const ref: ContentRef | undefined = stagedPath !== undefined ? { staged: stagedPath } : s.index.get(e.sha256);
       if (!ref) {
         throw new DeployError('E_DEPLOY_MISSING', `${what}: ${e.path} (SHA-256 ${e.sha256}) was neither sent nor held by the store`, 'the sender must stream every file of the lacking list; nothing was activated');
       }
+      toPlace.push([e, ref]);
+    }
+    // Thousands of hard links: several in flight at once (each is a stat and a link).
+    await inParallel(toPlace, PLACE_PARALLEL, async ([e, ref]) => {
+      opts.signal?.throwIfAborted();
       await staged.place(e, ref);
       done.add(e.path);
       counter.filesLinked++;
       counter.bytesLinked += e.size;
-    }
+    });
 
     // 3. Hash-named files of the live snapshot stay reachable for the grace period.
     const grace: GraceEntry[] = s.liveRecord

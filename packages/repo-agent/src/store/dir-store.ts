@@ -252,7 +252,8 @@ async function fsyncFile(path: string): Promise<void> {
 }
 
 /** Run `fn` over `items`, at most `limit` at a time; the first failure is thrown after all settle. */
-async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Run `fn` over `items`, at most `limit` at once; the first failure is thrown after all settle. */
+export async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failure: unknown;
   const worker = async () => {
