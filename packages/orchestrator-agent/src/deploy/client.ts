@@ -1,7 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { ClientConnection, isRetryable, packTree, readCredentialFile, scanTree, UsageError, writeFileAtomic, type HashCache, type Logger, type MessageOf } from '@pkgfleet/shared';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { ClientConnection, isRetryable, packTree, readCredentialFile, scanTree, UsageError, type HashCache, type Logger, type MessageOf } from '@pkgfleet/shared';
 
 /**
  * Send a repository tree to the repo-agent named in a deploy credential: the manifest first, then
@@ -51,7 +51,10 @@ async function scanWithCache(tree: string, cacheFile: string | undefined): Promi
     /* no cache yet, or unreadable: hash everything */
   }
   const manifest = await scanTree(tree, cache);
-  await writeFileAtomic(cacheFile, JSON.stringify(Object.fromEntries(cache)));
+  // A cache: written by rename (never half-read) but not fsynced; losing it costs one re-hash.
+  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(Object.fromEntries(cache)));
+  await rename(tmp, cacheFile);
   return manifest;
 }
 

@@ -38,28 +38,41 @@ export type HashCache = Map<string, string>;
 export async function scanTree(root: string, cache?: HashCache): Promise<Manifest> {
   const seen: HashCache = new Map();
   const entries: ManifestEntry[] = [];
+  const misses: Array<{ entry: ManifestEntry; id: string }> = [];
+  // Stats of a directory in parallel (one thread-pool round trip each would add up over
+  // thousands of files); the files not in the cache are hashed afterwards.
   async function walk(rel: string): Promise<void> {
     const dir = rel ? join(root, rel) : root;
-    const names = (await readdir(dir)).sort();
-    for (const name of names) {
+    const names = await readdir(dir);
+    const subdirs: string[] = [];
+    await Promise.all(names.map(async (name) => {
       const relPath = rel ? `${rel}/${name}` : name;
       validateSnapshotPath(relPath, root);
       const st = await lstat(join(root, relPath));
-      if (st.isDirectory()) await walk(relPath);
+      if (st.isDirectory()) subdirs.push(relPath);
       else if (st.isFile()) {
         const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-        let sha256 = cache?.get(id);
-        let size = st.size;
-        if (sha256 === undefined) ({ sha256, size } = await hashFile(join(root, relPath)));
-        seen.set(id, sha256);
-        entries.push({ path: relPath, size, sha256, mode: st.mode & 0o777 });
+        const entry: ManifestEntry = { path: relPath, size: st.size, sha256: cache?.get(id) ?? '', mode: st.mode & 0o777 };
+        entries.push(entry);
+        if (entry.sha256) seen.set(id, entry.sha256);
+        else misses.push({ entry, id });
       } else {
         const kind = st.isSymbolicLink() ? 'a symlink' : 'not a regular file (device, FIFO or socket)';
         throw new FormatError('E_SNAPSHOT_FILE_TYPE', `${join(root, relPath)} is ${kind}`, 'a repository tree may hold regular files and directories only: replace links by copies');
       }
+    }));
+    await Promise.all(subdirs.map(walk));
+  }
+  async function hashMisses(): Promise<void> {
+    for (const { entry, id } of misses) {
+      const { sha256, size } = await hashFile(join(root, entry.path));
+      entry.sha256 = sha256;
+      entry.size = size;
+      seen.set(id, sha256);
     }
   }
   await walk('');
+  await hashMisses();
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (cache) {
     cache.clear();
