@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { ConfigError, defineSchema, loadAgentConfig, readPublicKey, writeFileAtomic, type CommandContext, type ConfigOf, type Logger } from '@pkgfleet/shared';
+import { ConfigError, defineSchema, loadAgentConfig, readPublicKey, type CommandContext, type ConfigOf, type Logger } from '@pkgfleet/shared';
 import type { TrustedKey } from './deploy/signatures';
 import { DirStore } from './store/dir-store';
 
@@ -49,21 +48,3 @@ export async function loadTrustedKey(config: RepoAgentConfig, logger?: Logger): 
   return key;
 }
 
-/**
- * Merge `values` into the config file (keeping settings already there) and write it atomically.
- * init uses it; the deploy transport's TLS/credential settings go through it too.
- */
-export async function writeRepoAgentConfig(configFile: string, values: Record<string, unknown>): Promise<Record<string, unknown>> {
-  let existing: Record<string, unknown> = {};
-  if (existsSync(configFile)) {
-    try {
-      existing = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-    } catch (err) {
-      throw new ConfigError('E_CONFIG_PARSE', `config file ${configFile}: not valid JSON (${(err as Error).message})`, 'fix or remove the file and re-run init', { cause: err });
-    }
-  }
-  const next = { ...existing };
-  for (const [k, v] of Object.entries(values)) if (v !== undefined) next[k] = v;
-  await writeFileAtomic(configFile, JSON.stringify(next, null, 2) + '\n', { mode: 0o640 });
-  return next;
-}

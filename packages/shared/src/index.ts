@@ -23,7 +23,7 @@ export { signatureChecks, sameSignedText, checkReleaseHashes, checkRepomdHashes 
 export type { SignatureCheck } from './snapshot/signed';
 export { scanTree, packTree, hashFile } from './snapshot/tree';
 export type { HashCache } from './snapshot/tree';
-export { configPathFor, loadAgentConfig, parseListen, authority } from './config/agent';
+export { configPathFor, loadAgentConfig, parseListen, authority, writeAgentConfig } from './config/agent';
 export { fileNameProblem, isValidFileName, isValidRelease, isValidTarget, assertFileName } from './protocol/names';
 export { Message } from './protocol/messages';
 export type { MessageOf, FileOffer, FileState } from './protocol/messages';

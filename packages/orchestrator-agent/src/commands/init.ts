@@ -1,6 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
-import { contextFor, CredentialStore, parseListen, authority, writeFileAtomic, type Command } from '@pkgfleet/shared';
+import { contextFor, CredentialStore, parseListen, authority, writeAgentConfig, type Command } from '@pkgfleet/shared';
 import { loadOrchestratorConfig } from '../config';
 import { orchestratorPaths } from '../paths';
 
@@ -18,11 +17,7 @@ export function register(program: Command): void {
       const paths = orchestratorPaths(stateDir);
       for (const dir of [paths.stateDir, paths.incoming, paths.registrations]) await mkdir(dir, { recursive: true, mode: 0o750 });
       const created = await new CredentialStore(paths.trust).init();
-      // Keep settings already in the file; write what init was told.
-      let existing: Record<string, unknown> = {};
-      if (existsSync(configFile)) existing = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-      const next = { ...existing, stateDir, listen: config.listen, publicUrl };
-      await writeFileAtomic(configFile, JSON.stringify(next, null, 2) + '\n', { mode: 0o640 });
+      await writeAgentConfig(configFile, { stateDir, listen: config.listen, publicUrl });
       ctx.logger.info(created ? 'initialized orchestrator' : 'orchestrator already initialized; config updated', { stateDir, config: configFile, publicUrl });
       ctx.stdout(`${created ? 'initialized' : 'already initialized'}: state ${stateDir}, config ${configFile}, public URL ${publicUrl}`);
     });

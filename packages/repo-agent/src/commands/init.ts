@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { contextFor, ConfigError, readPublicKey, writeFileAtomic, type Command } from '@pkgfleet/shared';
-import { loadRepoAgent, writeRepoAgentConfig } from '../config';
+import { contextFor, ConfigError, readPublicKey, writeAgentConfig, writeFileAtomic, type Command } from '@pkgfleet/shared';
+import { loadRepoAgent } from '../config';
 import { trustStore } from './credentials';
 
 export function register(program: Command): void {
@@ -28,7 +28,7 @@ export function register(program: Command): void {
       const trustKey = join(stateDir, armored ? 'trusted-key.asc' : 'trusted-key.gpg');
       await writeFileAtomic(trustKey, data, { mode: 0o644 });
       await trustStore(stateDir).init();
-      await writeRepoAgentConfig(configFile, { stateDir: resolve(stateDir), trustKey, listen: opts.listen, http: opts.http });
+      await writeAgentConfig(configFile, { stateDir: resolve(stateDir), trustKey, listen: opts.listen, http: opts.http });
       const fingerprint = key.getFingerprint().toUpperCase();
       ctx.logger.info('repo-agent initialized', { stateDir, config: configFile, trustKey, fingerprint });
       ctx.stdout(`initialized: state ${stateDir}, config ${configFile}, trusted key ${fingerprint}`);

@@ -1,5 +1,7 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic';
+import { ConfigError, UsageError } from '../errors';
 import { DEFAULT_STATE_DIRS, type CommandContext } from '../cli/program';
 import { loadConfig, type Loaded } from './load';
 import type { Schema } from './schema';
@@ -35,4 +37,23 @@ export function parseListen(text: string, what = '--listen'): { host: string; po
 /** `host:port` as a URL authority (brackets for IPv6). */
 export function authority(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Merge `values` into the config file (keeping settings already there) and write it atomically.
+ * Every agent's `init` writes its config this way (re-running init keeps what it was not told).
+ */
+export async function writeAgentConfig(configFile: string, values: Record<string, unknown>): Promise<Record<string, unknown>> {
+  let existing: Record<string, unknown> = {};
+  if (existsSync(configFile)) {
+    try {
+      existing = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError('E_CONFIG_PARSE', `config file ${configFile}: not valid JSON (${(err as Error).message})`, 'fix or remove the file and re-run init', { cause: err });
+    }
+  }
+  const next = { ...existing };
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) next[k] = v;
+  await writeFileAtomic(configFile, JSON.stringify(next, null, 2) + '\n', { mode: 0o640 });
+  return next;
 }
