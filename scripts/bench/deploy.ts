@@ -8,6 +8,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDeb } from '../../test/helpers/debs.ts';
 import { startSshd } from '../../test/helpers/sshd.ts';
+import { freePort } from '../../test/helpers/net.ts';
 import { agentArgv, fmtS, machineLine, timed, writeSection } from './lib/report.mjs';
 
 const N = 1000;
@@ -30,16 +31,6 @@ function rsyncBytes(stdout: string): number {
   if (!m) throw new Error(`no byte count in rsync output: ${stdout}`);
   return Number(m[1]!.replace(/[,.]/g, ''));
 }
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 try {
   console.log(`generating ${N} .debs of ~${PAYLOAD >> 10} KiB in ${work}`);
   const debs = join(work, 'debs');

@@ -7,6 +7,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, writeSync, clo
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd } from '../../test/helpers/sshd.ts';
+import { freePort } from '../../test/helpers/net.ts';
 import { agentArgv, fmtMBs, fmtMiB, fmtS, machineLine, peakRssOf, timed, writeSection, ROOT } from './lib/report.mjs';
 
 const GiB = 2 ** 30;
@@ -20,18 +21,8 @@ function makeBig(path: string, size: number) {
   closeSync(fd);
 }
 
-async function freeTcpPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 async function startOrchestrator(stateDir: string) {
-  const port = await freeTcpPort();
+  const port = await freePort();
   const orch = agentArgv('orchestrator-agent');
   await timed([...orch, 'init', '--state-dir', stateDir, '--listen', `127.0.0.1:${port}`]);
   const child = spawn(orch[0]!, [...orch.slice(1), 'serve', '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'ignore'] });

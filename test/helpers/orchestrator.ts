@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, readdirSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -48,7 +48,6 @@ export class TestOrchestrator {
     if (Object.keys(extraConfig).length) {
       const path = join(this.stateDir, 'orchestrator-agent.json');
       const cfg = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(path, JSON.stringify({ ...cfg, ...extraConfig }, null, 2));
     }
   }

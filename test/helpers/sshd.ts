@@ -24,6 +24,8 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
+// Not net.ts's freePort: the benchmarks load this file with Node's type stripping, which needs
+// explicit extensions on relative imports (and tsc refuses them here), so it imports builtins only.
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
