@@ -37,15 +37,7 @@ export async function readCrate(dir: string, o: CargoOptions): Promise<CrateDir>
   } catch (err) {
     throw new FormatError('E_CRATE_DIR', `${dir}: no Cargo.toml`, 'give the directories of the crates to publish', { cause: err });
   }
-  const r = await runTool(o.cargo, ['metadata', '--no-deps', '--format-version', '1', '--offline', '--manifest-path', manifestPath], {
-    cwd: dir,
-    env: o.env,
-    secrets: o.secrets,
-    logger: o.logger,
-    relay: 'debug',
-    captureStdout: true,
-    signal: o.signal,
-  });
+  const r = await cargoMetadata(manifestPath, dir, o);
   if (r.code !== 0) throw new FormatError('E_CRATE_MANIFEST', `${manifestPath}: cargo metadata failed: ${tail(r.output)}`, 'fix the manifest; `cargo metadata --no-deps` must succeed');
   return { ...crateFromMetadata(r.stdout, manifestPath), dir };
 }
@@ -89,18 +81,23 @@ export function visibleInIndex(deps: ReadonlyArray<{ name: string; version: stri
   });
 }
 
+/** `cargo metadata --no-deps --offline` of one manifest, output captured (never the network). */
+function cargoMetadata(manifestPath: string, cwd: string, o: CargoOptions) {
+  return runTool(o.cargo, ['metadata', '--no-deps', '--format-version', '1', '--offline', '--manifest-path', manifestPath], {
+    cwd,
+    env: o.env,
+    secrets: o.secrets,
+    logger: o.logger,
+    relay: 'debug',
+    captureStdout: true,
+    signal: o.signal,
+  });
+}
+
 /** The index URL cargo uses for `registry` (from its config or environment), without touching the network. */
 export async function registryIndexUrl(cwd: string, o: CargoOptions & { registry: string }): Promise<string> {
   return withProbe([{ name: 'pkgfleet-probe', version: '0.0.0' }], o.registry, async (manifest) => {
-    const r = await runTool(o.cargo, ['metadata', '--no-deps', '--format-version', '1', '--offline', '--manifest-path', manifest], {
-      cwd,
-      env: o.env,
-      secrets: o.secrets,
-      logger: o.logger,
-      relay: 'debug',
-      captureStdout: true,
-      signal: o.signal,
-    });
+    const r = await cargoMetadata(manifest, cwd, o);
     const url = r.code === 0 ? crateFromMetadata(r.stdout, await realpath(manifest)).dependencies[0]?.registry : undefined;
     if (!url) {
       throw new PkgfleetError('E_CARGO_REGISTRY', `cargo knows no registry named "${o.registry}": ${tail(r.output)}`, `define it in .cargo/config.toml ([registries.${o.registry}] index = "…"), or pass --index`);
