@@ -124,6 +124,23 @@ describe('deploy to the repo server', () => {
     expect(after.code, after.stderr).toBe(0);
   });
 
+  it('refuses a build credential and says so, and names an unreachable repo server, leaving the live snapshot alone', async () => {
+    const wasLive = live();
+    const orchInit = await orch('init', '--listen', `127.0.0.1:${await freePort()}`);
+    expect(orchInit.code, orchInit.stderr).toBe(0);
+    const buildCred = join(work, 'build.cred');
+    expect((await orch('credentials', 'issue', '--release', 'v1.0.0', '--target', 'amd64-deb', '--out', buildCred)).code).toBe(0);
+    const wrong = await orch('deploy', '--root', root, '--credential', buildCred);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/is a build credential/);
+    const dead = join(work, 'dead.cred');
+    writeFileSync(dead, JSON.stringify({ ...JSON.parse(readFileSync(cred, 'utf8')), url: 'wss://127.0.0.1:1' }), { mode: 0o600 });
+    const down = await orch('deploy', '--root', root, '--credential', dead);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/cannot reach wss:\/\/127.0.0.1:1: connection refused/);
+    expect(live()).toBe(wasLive);
+  });
+
   it('rolls back in one step and apt still accepts the repository', async () => {
     const r = await runAgent('repo-agent', ['rollback', '--state-dir', repoState]);
     expect(r.code, r.stderr).toBe(0);
