@@ -1,37 +1,63 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FileHashes } from '@pkgfleet/shared';
 
 /**
  * MD5, SHA-1, SHA-256 and SHA-512 of whole files (what Packages lists), plus the file's first
- * bytes (where a .deb keeps its control data), reading each file once, in chunks.
+ * bytes (where a .deb keeps its control data), reading each file once, in chunks. Optionally the
+ * same pass writes a copy of the file (`copyDir`): the copy then holds exactly the bytes that were
+ * hashed, and the input is read once instead of once to hash and once to copy.
  *
  * Many files are hashed on worker threads, one per core: hashing is what a cold publish of a
- * thousand packages spends its time on. The worker's code is a string that uses only Node
+ * thousand packages spends its time on. The workers take the next file from a shared counter (no
+ * round trip per file) and fsync each copy on the thread pool while they hash the next file, so
+ * the copies are durable when hashing ends. The worker's code is a string that uses only Node
  * builtins, so it also runs inside the single executable (which cannot load a worker file).
  */
 export interface HashedFile extends FileHashes {
   path: string;
   /** The first `headBytes` bytes (fewer if the file is shorter). */
   head: Uint8Array;
+  /**
+   * With `copyDir`: the copy of the file, holding the bytes hashed. Durable (fsynced) when
+   * `durable` is true (copies made on workers); else the caller must fsync it.
+   */
+  copy?: string;
+  durable?: boolean;
+}
+
+export interface HashOptions {
+  workers?: number;
+  /** Write a copy of each file as `copyDir/<index of the file in paths>` (the directory exists). */
+  copyDir?: string;
 }
 
 const CHUNK = 1 << 20;
 
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { openSync, readSync, closeSync, fstatSync } = require('node:fs');
+const { openSync, readSync, writeSync, closeSync, fstatSync, fsync, close } = require('node:fs');
+const { paths, headBytes, copyDir, counter } = workerData;
+// counter[0]: next file to take; counter[1]: set by the parent to stop early
+const ctl = new Int32Array(counter);
 const buf = Buffer.allocUnsafe(${CHUNK});
-parentPort.on('message', ({ id, path, headBytes }) => {
+let syncing = 0;
+let taken = false;
+const finish = () => { if (taken && syncing === 0) parentPort.postMessage({ end: true }); };
+function one(id) {
+  const path = paths[id];
   let fd;
+  let out;
   try {
     fd = openSync(path, 'r');
     const size = fstatSync(fd).size;
     const h = ['md5', 'sha1', 'sha256', 'sha512'].map((a) => createHash(a));
     const head = Buffer.alloc(Math.min(headBytes, size));
+    const copy = copyDir === undefined ? undefined : copyDir + '/' + id;
+    if (copy !== undefined) out = openSync(copy, 'wx', 0o644);
     let pos = 0;
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, pos);
@@ -39,26 +65,50 @@ parentPort.on('message', ({ id, path, headBytes }) => {
       const chunk = buf.subarray(0, n);
       if (pos < head.length) chunk.copy(head, pos, 0, Math.min(n, head.length - pos));
       for (const x of h) x.update(chunk);
+      for (let w = 0; out !== undefined && w < n;) w += writeSync(out, chunk, w, n - w);
       pos += n;
     }
     const [md5, sha1, sha256, sha512] = h.map((x) => x.digest('hex'));
     const ab = head.buffer.slice(head.byteOffset, head.byteOffset + head.length);
-    parentPort.postMessage({ id, ok: { path, size: pos, md5, sha1, sha256, sha512, head: new Uint8Array(ab) } }, [ab]);
+    parentPort.postMessage({ id, ok: { path, size: pos, md5, sha1, sha256, sha512, head: new Uint8Array(ab), copy, durable: copy !== undefined } }, [ab]);
+    if (out !== undefined) {
+      const o = out;
+      out = undefined;
+      syncing++;
+      fsync(o, (err) => close(o, () => {
+        syncing--;
+        parentPort.postMessage(err ? { id, err: { message: 'cannot make the copy durable (' + (err.code || err.message) + ')', code: err.code } } : { id, synced: true });
+        finish();
+      }));
+    }
   } catch (err) {
     parentPort.postMessage({ id, err: { message: err.message, code: err.code } });
   } finally {
     if (fd !== undefined) closeSync(fd);
+    if (out !== undefined) closeSync(out);
   }
-});
+}
+function next() {
+  const id = Atomics.load(ctl, 1) ? paths.length : Atomics.add(ctl, 0, 1);
+  if (id >= paths.length) { taken = true; return finish(); }
+  one(id);
+  setImmediate(next); // lets the fsync callbacks of earlier copies run
+}
+next();
 `;
 
-/** Hash one file on this thread (synchronous reads: one or a few files, no thread-pool round trips). */
-export async function hashFile(path: string, headBytes: number): Promise<HashedFile> {
+/**
+ * Hash one file on this thread (synchronous reads: one or a few files, no thread-pool round trips).
+ * With `copy`, also write the bytes read to that new file (not fsynced: `durable` is false).
+ */
+export async function hashFile(path: string, headBytes: number, copy?: string): Promise<HashedFile> {
   const fd = openSync(path, 'r');
+  let out: number | undefined;
   try {
     const h = (['md5', 'sha1', 'sha256', 'sha512'] as const).map((a) => createHash(a));
     const buf = Buffer.allocUnsafe(CHUNK);
     const head = Buffer.alloc(Math.min(headBytes, fstatSync(fd).size));
+    if (copy !== undefined) out = openSync(copy, 'wx', 0o644);
     let pos = 0;
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, pos);
@@ -66,56 +116,67 @@ export async function hashFile(path: string, headBytes: number): Promise<HashedF
       const chunk = buf.subarray(0, n);
       if (pos < head.length) chunk.copy(head, pos, 0, Math.min(n, head.length - pos));
       for (const x of h) x.update(chunk);
+      for (let w = 0; out !== undefined && w < n;) w += writeSync(out, chunk, w, n - w);
       pos += n;
     }
     const [md5, sha1, sha256, sha512] = h.map((x) => x.digest('hex')) as [string, string, string, string];
-    return { path, size: pos, md5, sha1, sha256, sha512, head };
+    return { path, size: pos, md5, sha1, sha256, sha512, head, ...(copy !== undefined && { copy, durable: false }) };
   } finally {
     closeSync(fd);
+    if (out !== undefined) closeSync(out);
   }
 }
 
+type WorkerMessage =
+  | { end: true }
+  | { id: number; ok: HashedFile }
+  | { id: number; synced: true }
+  | { id: number; err: { message: string; code?: string } };
+
 /**
  * Hash `paths`, calling `onFile` as each one is done (in completion order) so the caller can
- * process and drop it: the set is never held in memory. Rejects with the first error.
+ * process and drop it: the set is never held in memory. Resolves once every file is hashed, every
+ * `onFile` has settled and (on workers) every copy is durable; rejects with the first error.
  */
 export async function hashFiles(
   paths: readonly string[],
   headBytes: number,
   onFile: (f: HashedFile) => Promise<void> | void,
-  opts: { workers?: number } = {},
+  opts: HashOptions = {},
 ): Promise<void> {
   const nWorkers = Math.min(opts.workers ?? availableParallelism(), Math.ceil(paths.length / 4));
+  const { copyDir } = opts;
   if (nWorkers <= 1) {
-    for (const p of paths) await onFile(await hashFile(p, headBytes));
+    for (const [i, p] of paths.entries()) await onFile(await hashFile(p, headBytes, copyDir === undefined ? undefined : `${copyDir}/${i}`));
     return;
   }
-  const workers = Array.from({ length: nWorkers }, () => new Worker(WORKER_SOURCE, { eval: true }));
-  let next = 0;
+  const counter = new SharedArrayBuffer(8);
+  const ctl = new Int32Array(counter);
+  const workers = Array.from({ length: nWorkers }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { paths, headBytes, copyDir, counter } }));
   let failed: Error | undefined;
+  const fail = (e: Error) => {
+    failed ??= e;
+    Atomics.store(ctl, 1, 1); // the workers take no further file
+  };
   const pending: Promise<void>[] = [];
   try {
     await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-      const send = () => {
-        if (failed || next >= paths.length) return resolve();
-        const id = next++;
-        w.postMessage({ id, path: paths[id], headBytes });
-      };
       w.on('error', reject);
-      w.on('message', (m: { id: number; ok?: HashedFile; err?: { message: string; code?: string } }) => {
-        if (m.err) {
+      w.on('exit', () => resolve()); // after an error the worker is terminated
+      w.on('message', (m: WorkerMessage) => {
+        if ('end' in m) return resolve();
+        if ('err' in m) {
           const e = Object.assign(new Error(`${paths[m.id]}: ${m.err.message}`), { code: m.err.code });
-          failed ??= e;
+          fail(e);
           return reject(e);
         }
-        pending.push(Promise.resolve(onFile(m.ok!)).catch((e: Error) => { failed ??= e; }));
-        send();
+        if ('ok' in m) pending.push(Promise.resolve(onFile(m.ok)).catch(fail));
       });
-      send();
     })));
     await Promise.all(pending);
     if (failed) throw failed;
   } finally {
+    Atomics.store(ctl, 1, 1);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

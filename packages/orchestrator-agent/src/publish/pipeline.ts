@@ -185,6 +185,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
   await mkdir(join(o.root, 'trees'), { recursive: true });
   await mkdir(join(o.root, 'state'), { recursive: true });
   const unlock = await lock(o.root);
+  let copies: string | undefined;
   try {
     // old trees and stages a crashed publish left behind are deleted while this one works
     const trash = await retireOldTrees(o.root, o.keepTrees ?? 2, await currentTreeId(o.root));
@@ -203,7 +204,14 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     const prev = await readSnapshot(o.root, prevId);
     const cache = await openFileCache(join(o.root, '.cache'));
     const signal = o.signal ?? new AbortController().signal;
-    const ctx: FormatContext = { suite: o.channel, settings: o.settings, cache, now: o.now, logger: o.logger, signal };
+    const id = nextId(prevId, o.now);
+    // copies of the inputs made while they are read: beside the stage (the same file system, so
+    // they are renamed into the pool); a crashed publish's is trash for the next one ('.tmp-')
+    if (!o.linkInputs) {
+      copies = join(o.root, 'trees', `${id}.tmp-${process.pid}-in`);
+      await mkdir(copies);
+    }
+    const ctx: FormatContext = { suite: o.channel, settings: o.settings, cache, now: o.now, logger: o.logger, signal, copies };
 
     // 1. read and check every input before anything is written
     const planned: Array<{ format: RepoFormat; state: unknown }> = [];
@@ -218,7 +226,6 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
 
     phase('read');
     // 2. build the new tree beside the live one
-    const id = nextId(prevId, o.now);
     const stageDir = join(o.root, 'trees', `${id}.tmp-${process.pid}`);
     const tree = new StagingTree(stageDir, prevId ? join(o.root, 'trees', prevId) : undefined, o.linkInputs, recyclable !== undefined);
     const snapshot: Snapshot = { id, date: o.now.toISOString(), formats: { ...prev?.formats } };
@@ -264,6 +271,8 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     phase('done');
     return { id, tree: join(o.root, 'trees', id), formats: summaries };
   } finally {
+    // what is left of the copies (inputs already published, or a failed publish's) goes
+    if (copies) await rm(copies, { recursive: true, force: true });
     await unlock();
   }
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, readdir, readlink, rm, constants } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsyncDir } from '@pkgfleet/shared';
@@ -66,6 +66,12 @@ export interface TreeWriter {
    * rename), then a hard link (no data copied, nothing to fsync again).
    */
   addFile(rel: string, source: string): Promise<void>;
+  /**
+   * Move a file this publish made outside the tree (a copy of an input in `ctx.copies`) into it,
+   * by rename. `durable`: its data is already fsynced; like a hard link of a published file it is
+   * then neither fsynced again nor is its directory (see StagingTree.commit).
+   */
+  moveIn(rel: string, file: string, durable: boolean): Promise<void>;
   /** Hard-link `prevRel` of the live tree as `rel`; false if the live tree does not have it. */
   linkPrevious(rel: string, prevRel?: string): Promise<boolean>;
   /** Hard-link a file already written into this tree under a second name (by-hash copies). */
@@ -154,6 +160,13 @@ export class StagingTree implements TreeWriter {
     this.toSync.add(abs);
   }
 
+  async moveIn(rel: string, file: string, durable: boolean): Promise<void> {
+    // no unlink first in a recycled tree: rename replaces the name, never the old inode's content
+    const abs = await this.prepare(rel, false);
+    renameSync(file, abs);
+    if (!durable) this.toSync.add(abs);
+  }
+
   async linkPrevious(rel: string, prevRel = rel): Promise<boolean> {
     if (!this.previousDir) return false;
     const src = join(this.previousDir, prevRel);
@@ -217,9 +230,11 @@ export class StagingTree implements TreeWriter {
   /**
    * Make the tree durable before it goes live: fsync every file whose data was written here, and
    * every directory that received such a file, plus the tree's root. Directories that only got
-   * hard links of already-durable files (the pool, carried over) are not fsynced one by one: ext4,
-   * XFS and btrfs log metadata in order, so those fsyncs commit every mkdir and link made before
-   * them (on a thousand-package pool that saves a thousand fsyncs per publish).
+   * hard links of already-durable files (the pool, carried over) or renames of copies fsynced
+   * before the rename (`moveIn`, durable: a new cold pool) are not fsynced one by one: ext4, XFS
+   * and btrfs log metadata in order, so those fsyncs, and the fsync of ROOT/trees after the stage
+   * gets its final name, commit every mkdir, link and rename made before them (on a
+   * thousand-package pool that saves a thousand fsyncs per publish).
    */
   async commit(): Promise<void> {
     const emptied = this.recycled ? this.sweep() : [];

@@ -12,11 +12,13 @@ export interface DebRecord extends FileHashes {
   architecture: string;
   source: string;
   control: [string, string][];
+  /** The copy made while reading it (in ctx.copies), if any: what goes into the pool. */
+  copy?: { path: string; durable: boolean };
 }
 
 /** Cached per file identity; bump the kind when the record's shape changes. */
 const CACHE_KIND = 'deb-v1';
-type Cached = Omit<DebRecord, 'input'>;
+type Cached = Omit<DebRecord, 'input' | 'copy'>;
 
 async function readMore(path: string, need: number): Promise<Uint8Array> {
   const fh = await open(path, 'r');
@@ -62,8 +64,7 @@ export async function ingestDebs(files: readonly string[], ctx: FormatContext): 
   if (toRead.length) ctx.logger.debug('reading new packages', { count: toRead.length, cached: files.length - toRead.length });
   await hashFiles(toRead, DEB_HEAD_BYTES, async (f) => {
     const c = await controlOf(f);
-    const rec: DebRecord = {
-      input: f.path,
+    const rec: Cached = {
       package: c.package,
       version: c.version,
       architecture: c.architecture,
@@ -71,12 +72,11 @@ export async function ingestDebs(files: readonly string[], ctx: FormatContext): 
       control: c.fields.map((x) => [x.name, x.value]),
       size: f.size, md5: f.md5, sha1: f.sha1, sha256: f.sha256, sha512: f.sha512,
     };
-    records.set(f.path, rec);
+    records.set(f.path, { ...rec, input: f.path, ...(f.copy !== undefined && { copy: { path: f.copy, durable: f.durable === true } }) });
     const id = ids.get(f.path)!;
     // a file that changed while it was read must not be cached under its old identity
-    const { input: _input, ...cached } = rec;
-    if (id.size === f.size) ctx.cache.set<Cached>(CACHE_KIND, id, cached);
-  }).catch((err: unknown) => {
+    if (id.size === f.size) ctx.cache.set<Cached>(CACHE_KIND, id, rec);
+  }, { copyDir: ctx.copies }).catch((err: unknown) => {
     if (err instanceof PublishError || err instanceof DebFormatError) throw err;
     throw new PublishError('E_PUBLISH_INPUT', (err as Error).message, undefined, { cause: err });
   });

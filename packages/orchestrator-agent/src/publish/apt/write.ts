@@ -40,7 +40,8 @@ export async function writeApt(
     if (previous.pool[filename] && (await tree.linkPrevious(rel))) continue;
     const input = inputs.get(filename);
     if (!input) throw new Error(`apt: ${filename} is neither in the live tree nor among the inputs`);
-    await tree.addFile(rel, input.input);
+    if (input.copy) await tree.moveIn(rel, input.copy.path, input.copy.durable);
+    else await tree.addFile(rel, input.input);
     added.push(filename);
   }
   const removed = Object.keys(previous.pool).filter((f) => !state.pool[f]);
