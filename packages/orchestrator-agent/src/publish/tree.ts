@@ -1,5 +1,5 @@
-import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { open, readdir, readlink, rm, constants } from 'node:fs/promises';
+import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir as mkdirAsync, open, readdir, readlink, rename as renameAsync, rm, constants } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsyncDir } from '@pkgfleet/shared';
 
@@ -98,15 +98,44 @@ export class StagingTree implements TreeWriter {
    */
   constructor(readonly dir: string, readonly previousDir: string | undefined, private readonly linkInputs = false, private readonly recycled = false) {}
 
-  private async prepare(rel: string, replace = true): Promise<string> {
+  /** Check and record `rel` as written by this publish; its absolute path. */
+  private claim(rel: string): string {
     if (rel.startsWith('/') || rel.split('/').includes('..')) throw new Error(`tree path escapes the tree: ${rel}`);
     if (this.written.has(rel)) throw new Error(`tree path written twice: ${rel}`);
     this.written.add(rel);
+    return `${this.dir}/${rel}`;
+  }
+
+  private async prepare(rel: string, replace = true): Promise<string> {
+    const abs = this.claim(rel);
     const slash = rel.lastIndexOf('/');
     if (slash > 0) this.ensureDir(rel.slice(0, slash));
-    const abs = `${this.dir}/${rel}`;
     if (this.recycled && replace) unlinkQuiet(abs);
     return abs;
+  }
+
+  private readonly dirsMade = new Map<string, Promise<void>>();
+
+  /** ensureDir on the thread pool: concurrent callers share each mkdir. */
+  private ensureDirAsync(rel: string): Promise<void> {
+    const abs = `${this.dir}/${rel}`;
+    if (this.dirs.has(abs)) return Promise.resolve();
+    let made = this.dirsMade.get(abs);
+    if (!made) {
+      made = (async () => {
+        const slash = rel.lastIndexOf('/');
+        if (slash > 0) await this.ensureDirAsync(rel.slice(0, slash));
+        else this.dirs.add(this.dir);
+        try {
+          await mkdirAsync(abs);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        this.dirs.add(abs);
+      })();
+      this.dirsMade.set(abs, made);
+    }
+    return made;
   }
 
   /** mkdir of `rel` and its parents, each at most once per publish. */
@@ -160,10 +189,17 @@ export class StagingTree implements TreeWriter {
     this.toSync.add(abs);
   }
 
+  /**
+   * On the thread pool, unlike the other calls: a cold publish moves a thousand copies into as
+   * many new pool directories, and the caller overlaps those mkdirs and renames (which wait on
+   * the file system's journal when it is busy) with writing the indexes.
+   */
   async moveIn(rel: string, file: string, durable: boolean): Promise<void> {
+    const abs = this.claim(rel);
+    const slash = rel.lastIndexOf('/');
+    if (slash > 0) await this.ensureDirAsync(rel.slice(0, slash));
     // no unlink first in a recycled tree: rename replaces the name, never the old inode's content
-    const abs = await this.prepare(rel, false);
-    renameSync(file, abs);
+    await renameAsync(file, abs);
     if (!durable) this.toSync.add(abs);
   }
 

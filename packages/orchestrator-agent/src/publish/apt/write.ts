@@ -35,31 +35,58 @@ export async function writeApt(
 ): Promise<FormatSummary> {
   const { tree, settings } = ctx;
   const added: string[] = [];
+  const moves: Array<() => Promise<void>> = [];
   for (const [filename] of Object.entries(state.pool)) {
     const rel = `${APT_DIR}/${filename}`;
     if (previous.pool[filename] && (await tree.linkPrevious(rel))) continue;
     const input = inputs.get(filename);
     if (!input) throw new Error(`apt: ${filename} is neither in the live tree nor among the inputs`);
-    if (input.copy) await tree.moveIn(rel, input.copy.path, input.copy.durable);
+    const { copy } = input;
+    if (copy) moves.push(() => tree.moveIn(rel, copy.path, copy.durable));
     else await tree.addFile(rel, input.input);
     added.push(filename);
   }
+  // the copies go into the pool on the thread pool while the indexes are written
+  const moved = runLimited(moves, 8);
+  moved.catch(() => {}); // awaited below
   const removed = Object.keys(previous.pool).filter((f) => !state.pool[f]);
   const metadata: string[] = [];
   const suites: Record<string, SuiteState> = { ...state.suites };
-  for (const suite of settings.suites) {
-    const prev = previous.suites[suite];
-    const republish = suite === ctx.suite || !prev || !tree.previousDir;
-    if (!republish) {
-      for (const f of prev.distFiles) await tree.linkPrevious(`${APT_DIR}/dists/${suite}/${f}`);
-      continue;
+  try {
+    for (const suite of settings.suites) {
+      const prev = previous.suites[suite];
+      const republish = suite === ctx.suite || !prev || !tree.previousDir;
+      if (!republish) {
+        for (const f of prev.distFiles) await tree.linkPrevious(`${APT_DIR}/dists/${suite}/${f}`);
+        continue;
+      }
+      const cur = suites[suite] ?? { packages: [], indexes: {}, distFiles: [], byHash: [] };
+      suites[suite] = await writeSuite(suite, prev, cur, state.pool, ctx);
+      metadata.push(`${APT_DIR}/dists/${suite}/InRelease`);
     }
-    const cur = suites[suite] ?? { packages: [], indexes: {}, distFiles: [], byHash: [] };
-    suites[suite] = await writeSuite(suite, prev, cur, state.pool, ctx);
-    metadata.push(`${APT_DIR}/dists/${suite}/InRelease`);
+  } catch (err) {
+    await moved.catch(() => {}); // nothing may still be renaming into the tree when it is discarded
+    throw err;
   }
+  await moved;
   state.suites = suites;
   return { format: 'apt', packages: Object.keys(state.pool).length, added, removed, metadata };
+}
+
+/** Run `tasks`, at most `limit` at a time; rejects with the first failure once all have settled. */
+async function runLimited(tasks: ReadonlyArray<() => Promise<void>>, limit: number): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, async () => {
+    while (next < tasks.length && failed === undefined) {
+      try {
+        await tasks[next++]!();
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  }));
+  if (failed !== undefined) throw failed;
 }
 
 async function writeSuite(suite: string, prev: SuiteState | undefined, cur: SuiteState, pool: Record<string, PoolEntry>, ctx: WriteContext): Promise<SuiteState> {
