@@ -44,7 +44,7 @@ export { createProgress, formatBytes } from './log/progress';
 export type { Progress } from './log/progress';
 export { generateSigningKey, exportPublicKey } from './pgp/keys';
 export type { KeyAlgo, GeneratedKey } from './pgp/keys';
-export { xzCompress, xzDecompress } from './compress/xz';
+export { xzCompress, xzDecompress, xzPreload } from './compress/xz';
 export { scanAr, AR_MAGIC } from './formats/deb/ar';
 export type { ArMember, ArScan } from './formats/deb/ar';
 export { parseControl, parseStanzas, fieldValue, formatStanza, ControlSyntaxError } from './formats/deb/control';

@@ -22,7 +22,7 @@
  *      (same name/version/arch, different content). Returns the new state (JSON-serialisable,
  *      kept by the pipeline and given back as `previous` next time). Pure: no I/O.
  *   3. `write`: put the pool files the new state references into `ctx.tree` (`linkPrevious` for
- *      files already published: a hard link, no read; `moveIn` for the copies ingest made in
+ *      files already published: a hard link, no read; `mergeIn` for the copies ingest made in
  *      `ctx.copies`, `addFile` for other new inputs) and write and sign
  *      the metadata (`writeFile`, `ctx.signer`). Files the new state no longer references are
  *      simply not carried over: they leave the pool.
@@ -50,7 +50,7 @@ export interface FormatContext {
   /**
    * A private directory on the tree's file system where `ingest` may copy new inputs as it reads
    * them (one read instead of a read to hash and another to copy); `write` then moves them into
-   * the tree with `tree.moveIn`. Undefined when inputs are hard-linked (`linkInputs`). The
+   * the tree with `tree.mergeIn`. Undefined when inputs are hard-linked (`linkInputs`). The
    * pipeline removes it after the publish, success or not.
    */
   copies?: string;

@@ -165,6 +165,26 @@ describe('repo publish pipeline (apt)', () => {
     expect(readFileSync(join(copied, pool)).equals(readFileSync(file))).toBe(true);
   });
 
+  it('copies new inputs in once: an input already published, read again without a cache, keeps the published file', async () => {
+    const { statSync } = await import('node:fs');
+    const root = fresh('recopy');
+    const inDir = fresh('in');
+    const files: string[] = [];
+    for (let i = 0; i < 6; i++) files.push(await deb(inDir, { name: `rc${i}`, version: '1', arch: i % 2 ? 'all' : 'amd64' }));
+    await publish(opts(root, 'stable', files));
+    const poolFile = (i: number) => join(root, `current/apt/pool/main/r/rc${i}/rc${i}_1_${i % 2 ? 'all' : 'amd64'}.deb`);
+    const inodes = files.map((_, i) => statSync(poolFile(i)).ino);
+    rmSync(join(root, '.cache'), { recursive: true });
+    files.push(await deb(inDir, { name: 'rc6', version: '1', arch: 'amd64' }));
+    const log = memoryLogger();
+    await publish(opts(root, 'stable', files, { logger: log }));
+    expect(log.lines.join('\n')).toMatch(/reading new packages.*"count":7,"cached":0/);
+    expect(files.slice(0, 6).map((_, i) => statSync(poolFile(i)).ino)).toEqual(inodes);
+    expect(files.map((f, i) => readFileSync(poolFile(i)).equals(readFileSync(f)))).toEqual(files.map(() => true));
+    expect(checkConsistent(root)).toBe(10); // stanzas: 7 in amd64, the 3 of Architecture all in arm64
+    expect(readdirSync(join(root, 'trees')).filter((t) => t.includes('.tmp'))).toEqual([]);
+  });
+
   it('reads only new inputs; an input changed in place is read again, never served from the cache', async () => {
     const root = fresh('cache');
     const inDir = fresh('in');

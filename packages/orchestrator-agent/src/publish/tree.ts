@@ -1,5 +1,5 @@
-import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir as mkdirAsync, open, readdir, readlink, rename as renameAsync, rm, constants } from 'node:fs/promises';
+import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open, readdir, readlink, rm, constants } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsyncDir } from '@pkgfleet/shared';
 
@@ -67,11 +67,13 @@ export interface TreeWriter {
    */
   addFile(rel: string, source: string): Promise<void>;
   /**
-   * Move a file this publish made outside the tree (a copy of an input in `ctx.copies`) into it,
-   * by rename. `durable`: its data is already fsynced; like a hard link of a published file it is
-   * then neither fsynced again nor is its directory (see StagingTree.commit).
+   * Move the directory `dir`, made by this publish outside the tree (copies of inputs in
+   * `ctx.copies`) and holding exactly `files` (relative to it), into the tree as `rel` by renames,
+   * merging it with what is there: a subdirectory the tree lacks moves in one rename. `durable`:
+   * the files' data is already fsynced; like hard links of published files they are then neither
+   * fsynced again nor are their directories (see StagingTree.commit).
    */
-  moveIn(rel: string, file: string, durable: boolean): Promise<void>;
+  mergeIn(rel: string, dir: string, files: readonly string[], durable: boolean): Promise<void>;
   /** Hard-link `prevRel` of the live tree as `rel`; false if the live tree does not have it. */
   linkPrevious(rel: string, prevRel?: string): Promise<boolean>;
   /** Hard-link a file already written into this tree under a second name (by-hash copies). */
@@ -112,30 +114,6 @@ export class StagingTree implements TreeWriter {
     if (slash > 0) this.ensureDir(rel.slice(0, slash));
     if (this.recycled && replace) unlinkQuiet(abs);
     return abs;
-  }
-
-  private readonly dirsMade = new Map<string, Promise<void>>();
-
-  /** ensureDir on the thread pool: concurrent callers share each mkdir. */
-  private ensureDirAsync(rel: string): Promise<void> {
-    const abs = `${this.dir}/${rel}`;
-    if (this.dirs.has(abs)) return Promise.resolve();
-    let made = this.dirsMade.get(abs);
-    if (!made) {
-      made = (async () => {
-        const slash = rel.lastIndexOf('/');
-        if (slash > 0) await this.ensureDirAsync(rel.slice(0, slash));
-        else this.dirs.add(this.dir);
-        try {
-          await mkdirAsync(abs);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        }
-        this.dirs.add(abs);
-      })();
-      this.dirsMade.set(abs, made);
-    }
-    return made;
   }
 
   /** mkdir of `rel` and its parents, each at most once per publish. */
@@ -189,18 +167,33 @@ export class StagingTree implements TreeWriter {
     this.toSync.add(abs);
   }
 
-  /**
-   * On the thread pool, unlike the other calls: a cold publish moves a thousand copies into as
-   * many new pool directories, and the caller overlaps those mkdirs and renames (which wait on
-   * the file system's journal when it is busy) with writing the indexes.
-   */
-  async moveIn(rel: string, file: string, durable: boolean): Promise<void> {
-    const abs = this.claim(rel);
+  async mergeIn(rel: string, dir: string, files: readonly string[], durable: boolean): Promise<void> {
+    const wanted = new Set<string>();
+    for (const f of files) {
+      const abs = this.claim(`${rel}/${f}`);
+      wanted.add(`${dir}/${f}`);
+      if (!durable) this.toSync.add(abs);
+      for (let d = f.lastIndexOf('/'); d > 0; d = f.lastIndexOf('/', d - 1)) this.dirs.add(`${this.dir}/${rel}/${f.slice(0, d)}`);
+    }
     const slash = rel.lastIndexOf('/');
-    if (slash > 0) await this.ensureDirAsync(rel.slice(0, slash));
-    // no unlink first in a recycled tree: rename replaces the name, never the old inode's content
-    await renameAsync(file, abs);
-    if (!durable) this.toSync.add(abs);
+    if (slash > 0) this.ensureDir(rel.slice(0, slash));
+    this.dirs.add(`${this.dir}/${rel}`);
+    const merge = (src: string, dst: string): void => {
+      try {
+        renameSync(src, dst); // the tree lacks it (or has it empty): the whole directory moves
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      for (const e of readdirSync(src, { withFileTypes: true })) {
+        const from = `${src}/${e.name}`;
+        if (e.isDirectory()) merge(from, `${dst}/${e.name}`);
+        else if (!wanted.has(from)) throw new Error(`tree merge: ${from} was not announced`);
+        // a file the recycled tree holds at this path is replaced (its name only: it may be a link of the live tree's)
+        else renameSync(from, `${dst}/${e.name}`);
+      }
+    };
+    merge(dir, `${this.dir}/${rel}`);
   }
 
   async linkPrevious(rel: string, prevRel = rel): Promise<boolean> {
@@ -267,7 +260,7 @@ export class StagingTree implements TreeWriter {
    * Make the tree durable before it goes live: fsync every file whose data was written here, and
    * every directory that received such a file, plus the tree's root. Directories that only got
    * hard links of already-durable files (the pool, carried over) or renames of copies fsynced
-   * before the rename (`moveIn`, durable: a new cold pool) are not fsynced one by one: ext4, XFS
+   * before the rename (`mergeIn`, durable: a new cold pool) are not fsynced one by one: ext4, XFS
    * and btrfs log metadata in order, so those fsyncs, and the fsync of ROOT/trees after the stage
    * gets its final name, commit every mkdir, link and rename made before them (on a
    * thousand-package pool that saves a thousand fsyncs per publish).

@@ -37,6 +37,14 @@ function init(): Promise<unknown> {
   return ready;
 }
 
+/**
+ * Start loading liblzma now (the WebAssembly compiles off this thread) so that a later
+ * xzCompress does not wait for it. A failure surfaces at that later call.
+ */
+export function xzPreload(): void {
+  init().catch(() => {});
+}
+
 /** Compress `data` to an .xz stream (CRC64 check, like xz(1)). Deterministic for the same preset. */
 export async function xzCompress(data: Uint8Array, preset = 6): Promise<Uint8Array> {
   await init();

@@ -1,8 +1,9 @@
-import { open } from 'node:fs/promises';
-import { DEB_HEAD_BYTES, DebFormatError, readDebHead, type DebControl, type FileHashes } from '@pkgfleet/shared';
+import { mkdir, open, rename } from 'node:fs/promises';
+import { DEB_HEAD_BYTES, DebFormatError, readDebHead, xzPreload, type DebControl, type FileHashes } from '@pkgfleet/shared';
 import { identityOf, type FileIdentity } from '../cache';
 import { PublishError, type FormatContext } from '../format';
 import { hashFiles, type HashedFile } from '../hash';
+import { poolFilename } from './plan';
 
 /** A new .deb given to `repo publish`: its control data and hashes. */
 export interface DebRecord extends FileHashes {
@@ -12,7 +13,7 @@ export interface DebRecord extends FileHashes {
   architecture: string;
   source: string;
   control: [string, string][];
-  /** The copy made while reading it (in ctx.copies), if any: what goes into the pool. */
+  /** The copy made while reading it (ctx.copies/<its pool filename>), if any: what goes into the pool. */
   copy?: { path: string; durable: boolean };
 }
 
@@ -46,6 +47,7 @@ async function controlOf(f: HashedFile): Promise<DebControl> {
  * Errors name the file and the problem.
  */
 export async function ingestDebs(files: readonly string[], ctx: FormatContext): Promise<DebRecord[]> {
+  xzPreload(); // for Packages.xz, compiled while the inputs are read
   const records = new Map<string, DebRecord>();
   const ids = new Map<string, FileIdentity>();
   const toRead: string[] = [];
@@ -61,6 +63,21 @@ export async function ingestDebs(files: readonly string[], ctx: FormatContext): 
     if (hit) records.set(input, { ...hit, input });
     else toRead.push(input);
   }
+  // each copy is renamed to its pool path inside ctx.copies while the other files are still being
+  // read, on the thread pool (those mkdirs wait on the file system's journal when it is busy), so
+  // that the write moves whole directories into the tree
+  const dirs = new Map<string, Promise<unknown>>();
+  const arranged: Promise<unknown>[] = [];
+  const arrange = (copy: string, filename: string): string => {
+    const dest = `${ctx.copies}/${filename}`;
+    const dir = dest.slice(0, dest.lastIndexOf('/'));
+    let made = dirs.get(dir);
+    if (!made) dirs.set(dir, (made = mkdir(dir, { recursive: true })));
+    const done = made.then(() => rename(copy, dest));
+    done.catch(() => {}); // awaited below
+    arranged.push(done);
+    return dest;
+  };
   if (toRead.length) ctx.logger.debug('reading new packages', { count: toRead.length, cached: files.length - toRead.length });
   await hashFiles(toRead, DEB_HEAD_BYTES, async (f) => {
     const c = await controlOf(f);
@@ -72,14 +89,15 @@ export async function ingestDebs(files: readonly string[], ctx: FormatContext): 
       control: c.fields.map((x) => [x.name, x.value]),
       size: f.size, md5: f.md5, sha1: f.sha1, sha256: f.sha256, sha512: f.sha512,
     };
-    records.set(f.path, { ...rec, input: f.path, ...(f.copy !== undefined && { copy: { path: f.copy, durable: f.durable === true } }) });
+    records.set(f.path, { ...rec, input: f.path, ...(f.copy !== undefined && { copy: { path: arrange(f.copy, poolFilename(ctx.settings.component, rec)), durable: f.durable === true } }) });
     const id = ids.get(f.path)!;
     // a file that changed while it was read must not be cached under its old identity
     if (id.size === f.size) ctx.cache.set<Cached>(CACHE_KIND, id, rec);
   }, { copyDir: ctx.copies }).catch((err: unknown) => {
     if (err instanceof PublishError || err instanceof DebFormatError) throw err;
     throw new PublishError('E_PUBLISH_INPUT', (err as Error).message, undefined, { cause: err });
-  });
+  }).finally(() => Promise.allSettled(arranged));
+  await Promise.all(arranged);
   const allowed = new Set([...ctx.settings.architectures, 'all']);
   const out = files.map((f) => records.get(f)!);
   for (const r of out) {

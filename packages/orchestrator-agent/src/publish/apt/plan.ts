@@ -20,7 +20,7 @@ export function planApt(previous: AptState, records: readonly DebRecord[], suite
 
   for (const r of records) {
     const key = `${r.package}\0${r.version}\0${r.architecture}`;
-    const filename = `${poolDirectory(settings.component, r.source)}/${debFileName(r.package, r.version, r.architecture)}`;
+    const filename = poolFilename(settings.component, r);
     const known = byKey.get(key);
     if (known) {
       if (known.sha256 !== r.sha256) {
@@ -64,6 +64,11 @@ export function planApt(previous: AptState, records: readonly DebRecord[], suite
   const referenced = new Set(Object.values(suites).flatMap((s) => s.packages));
   for (const f of Object.keys(pool)) if (!referenced.has(f)) delete pool[f];
   return { version: 1, pool: sortKeys(pool), suites: sortKeys(suites) };
+}
+
+/** Where a package lives, relative to apt/: pool/main/h/hello/hello_1.0-1_amd64.deb */
+export function poolFilename(component: string, r: Pick<DebRecord, 'source' | 'package' | 'version' | 'architecture'>): string {
+  return `${poolDirectory(component, r.source)}/${debFileName(r.package, r.version, r.architecture)}`;
 }
 
 /** Newest `n` versions of each (package, architecture), in dpkg order. */

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { unlinkSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import {
   byHashPaths, componentReleaseFile, packagesFile, packagesStanza, releaseFile, xzCompress, type FileHashes,
 } from '@pkgfleet/shared';
@@ -7,6 +9,8 @@ import type { FormatSummary, WriteContext } from '../format';
 import type { DebRecord } from './ingest';
 import { indexOrder } from './plan';
 import type { AptState, PoolEntry, SuiteState } from './state';
+
+const gzipAsync = promisify(gzip);
 
 /** Everything apt writes lives under this directory of the served tree. */
 export const APT_DIR = 'apt';
@@ -31,62 +35,49 @@ export async function writeApt(
   previous: AptState,
   state: AptState,
   inputs: ReadonlyMap<string, DebRecord>,
+  copies: ReadonlySet<string>,
   ctx: WriteContext,
 ): Promise<FormatSummary> {
   const { tree, settings } = ctx;
   const added: string[] = [];
-  const moves: Array<() => Promise<void>> = [];
+  const moved: string[] = [];
+  let durable = true;
   for (const [filename] of Object.entries(state.pool)) {
     const rel = `${APT_DIR}/${filename}`;
     if (previous.pool[filename] && (await tree.linkPrevious(rel))) continue;
     const input = inputs.get(filename);
     if (!input) throw new Error(`apt: ${filename} is neither in the live tree nor among the inputs`);
-    const { copy } = input;
-    if (copy) moves.push(() => tree.moveIn(rel, copy.path, copy.durable));
-    else await tree.addFile(rel, input.input);
+    if (input.copy) {
+      moved.push(filename);
+      durable &&= input.copy.durable;
+    } else {
+      await tree.addFile(rel, input.input);
+    }
     added.push(filename);
   }
-  // the copies go into the pool on the thread pool while the indexes are written
-  const moved = runLimited(moves, 8);
-  moved.catch(() => {}); // awaited below
+  if (moved.length) {
+    // ingest left each copy at ctx.copies/<pool filename>: drop those not needed (already
+    // published, or not retained), then the rest moves in, whole directories at a time
+    const wanted = new Set(moved.map((f) => `${ctx.copies}/${f}`));
+    for (const c of copies) if (!wanted.has(c)) unlinkSync(c);
+    await tree.mergeIn(`${APT_DIR}/pool`, `${ctx.copies}/pool`, moved.map((f) => f.slice('pool/'.length)), durable);
+  }
   const removed = Object.keys(previous.pool).filter((f) => !state.pool[f]);
   const metadata: string[] = [];
   const suites: Record<string, SuiteState> = { ...state.suites };
-  try {
-    for (const suite of settings.suites) {
-      const prev = previous.suites[suite];
-      const republish = suite === ctx.suite || !prev || !tree.previousDir;
-      if (!republish) {
-        for (const f of prev.distFiles) await tree.linkPrevious(`${APT_DIR}/dists/${suite}/${f}`);
-        continue;
-      }
-      const cur = suites[suite] ?? { packages: [], indexes: {}, distFiles: [], byHash: [] };
-      suites[suite] = await writeSuite(suite, prev, cur, state.pool, ctx);
-      metadata.push(`${APT_DIR}/dists/${suite}/InRelease`);
+  for (const suite of settings.suites) {
+    const prev = previous.suites[suite];
+    const republish = suite === ctx.suite || !prev || !tree.previousDir;
+    if (!republish) {
+      for (const f of prev.distFiles) await tree.linkPrevious(`${APT_DIR}/dists/${suite}/${f}`);
+      continue;
     }
-  } catch (err) {
-    await moved.catch(() => {}); // nothing may still be renaming into the tree when it is discarded
-    throw err;
+    const cur = suites[suite] ?? { packages: [], indexes: {}, distFiles: [], byHash: [] };
+    suites[suite] = await writeSuite(suite, prev, cur, state.pool, ctx);
+    metadata.push(`${APT_DIR}/dists/${suite}/InRelease`);
   }
-  await moved;
   state.suites = suites;
   return { format: 'apt', packages: Object.keys(state.pool).length, added, removed, metadata };
-}
-
-/** Run `tasks`, at most `limit` at a time; rejects with the first failure once all have settled. */
-async function runLimited(tasks: ReadonlyArray<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, async () => {
-    while (next < tasks.length && failed === undefined) {
-      try {
-        await tasks[next++]!();
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-  }));
-  if (failed !== undefined) throw failed;
 }
 
 async function writeSuite(suite: string, prev: SuiteState | undefined, cur: SuiteState, pool: Record<string, PoolEntry>, ctx: WriteContext): Promise<SuiteState> {
@@ -109,24 +100,31 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
     await tree.writeFile(`${base}/${rel}`, data);
     distFiles.push(rel);
   };
-  for (const arch of settings.architectures) {
+  const indexFiles = settings.architectures.map((arch) => {
     const dir = `${settings.component}/binary-${arch}`;
     const text = Buffer.from(packagesFile(entries.filter((e) => e.architecture === arch || e.architecture === 'all').map(stanzaOf)));
-    const sha256 = createHash('sha256').update(text).digest('hex');
-    // an unchanged index keeps its compressed files: no recompression, same bytes
+    return { arch, dir, text, sha256: createHash('sha256').update(text).digest('hex') };
+  });
+  // an unchanged index keeps its compressed files: no recompression, same bytes
+  const reused = new Map<string, Record<string, FileHashes>>();
+  for (const { arch, dir, sha256 } of indexFiles) {
     const before = prev?.indexes[arch];
-    let files: Record<string, FileHashes> | undefined;
-    if (before?.packagesSha256 === sha256 && before.files && tree.previousDir) {
-      let linked = true;
-      for (const n of Object.keys(before.files)) linked &&= await tree.linkPrevious(`${base}/${dir}/${n}`);
-      if (linked) {
-        files = before.files;
-        distFiles.push(...Object.keys(files).map((n) => `${dir}/${n}`));
-      }
-    }
-    if (!files) {
+    if (before?.packagesSha256 !== sha256 || !before.files || !tree.previousDir) continue;
+    let linked = true;
+    for (const n of Object.keys(before.files)) linked &&= await tree.linkPrevious(`${base}/${dir}/${n}`);
+    if (linked) reused.set(arch, before.files);
+  }
+  // gzip runs on the thread pool while xz (WebAssembly) runs on this thread
+  const gzipped = new Map(indexFiles.filter((x) => !reused.has(x.arch)).map((x) => [x.arch, gzipAsync(x.text, { level: 9 })]));
+  for (const p of gzipped.values()) p.catch(() => {}); // each is awaited below
+  for (const { arch, dir, text, sha256 } of indexFiles) {
+    let files = reused.get(arch);
+    if (files) {
+      distFiles.push(...Object.keys(files).map((n) => `${dir}/${n}`));
+    } else {
+      const xz = await xzCompress(text, settings.xzLevel);
       files = {};
-      for (const [n, data] of [['Packages', text], ['Packages.gz', gzipSync(text, { level: 9 })], ['Packages.xz', await xzCompress(text, settings.xzLevel)]] as const) {
+      for (const [n, data] of [['Packages', text], ['Packages.gz', await gzipped.get(arch)!], ['Packages.xz', xz]] as const) {
         await put(`${dir}/${n}`, data);
         files[n] = hashesOf(data);
       }
