@@ -102,7 +102,7 @@ export class StagingTree implements TreeWriter {
 
   /** Check and record `rel` as written by this publish; its absolute path. */
   private claim(rel: string): string {
-    if (rel.startsWith('/') || rel.split('/').includes('..')) throw new Error(`tree path escapes the tree: ${rel}`);
+    if (escapes(rel)) throw new Error(`tree path escapes the tree: ${rel}`);
     if (this.written.has(rel)) throw new Error(`tree path written twice: ${rel}`);
     this.written.add(rel);
     return `${this.dir}/${rel}`;
@@ -198,15 +198,21 @@ export class StagingTree implements TreeWriter {
 
   async linkPrevious(rel: string, prevRel = rel): Promise<boolean> {
     if (!this.previousDir) return false;
-    const src = join(this.previousDir, prevRel);
-    if (this.recycled && !this.written.has(rel)) {
+    if (escapes(prevRel)) throw new Error(`tree path escapes the tree: ${prevRel}`);
+    // plain concatenation (no path.join): a publish links thousands of checked relative paths
+    const src = `${this.previousDir}/${prevRel}`;
+    if (this.recycled && !this.written.has(rel) && !escapes(rel)) {
       // already the live tree's file (same inode): nothing to do, not even a mkdir
       const here = lstatSync(`${this.dir}/${rel}`, { throwIfNoEntry: false });
       const there = here && lstatSync(src, { throwIfNoEntry: false });
-      if (here && there && here.ino === there.ino && here.dev === there.dev && !rel.split('/').includes('..') && !rel.startsWith('/')) {
+      if (here && there && here.ino === there.ino && here.dev === there.dev) {
         this.written.add(rel);
-        const slash = rel.lastIndexOf('/');
-        if (slash > 0) for (let d = rel.slice(0, slash); d; d = d.includes('/') ? d.slice(0, d.lastIndexOf('/')) : '') this.dirs.add(`${this.dir}/${d}`);
+        // its directories stay (sweep); once one is known, so are its parents
+        for (let d = rel.lastIndexOf('/'); d > 0; d = rel.lastIndexOf('/', d - 1)) {
+          const abs = `${this.dir}/${rel.slice(0, d)}`;
+          if (this.dirs.has(abs)) break;
+          this.dirs.add(abs);
+        }
         return true;
       }
     }
@@ -281,6 +287,11 @@ export class StagingTree implements TreeWriter {
   async discard(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** An absolute path, or one with a `..` segment. */
+function escapes(rel: string): boolean {
+  return rel.startsWith('/') || (rel.includes('..') && rel.split('/').includes('..'));
 }
 
 function unlinkQuiet(path: string): void {
