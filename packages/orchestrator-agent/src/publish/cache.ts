@@ -39,20 +39,26 @@ export interface MetadataCache {
 
 interface Entry { k: string; v: unknown; t: number }
 
+/** Kinds no format writes any more: dropped when the cache is read. */
+const RETIRED_KINDS = ['deb-v1'];
+
 /** A JSON file under ROOT/.cache (outside the served tree); the newest `max` entries are kept. */
 export async function openFileCache(dir: string, max = 20_000): Promise<MetadataCache> {
   const file = join(dir, 'metadata.json');
   const map = new Map<string, Entry>();
   let generation = 0;
+  let dirty = false;
   try {
     const raw = JSON.parse(await readFile(file, 'utf8')) as { generation: number; entries: Entry[] };
     generation = raw.generation;
-    for (const e of raw.entries) map.set(e.k, e);
+    for (const e of raw.entries) {
+      if (RETIRED_KINDS.some((k) => e.k.startsWith(`${k}|`))) dirty = true;
+      else map.set(e.k, e);
+    }
   } catch {
     // no cache yet, or unreadable: start empty (a cache miss only costs a read)
   }
   generation++;
-  let dirty = false;
   return {
     get<T>(kind: string, id: FileIdentity): T | undefined {
       const e = map.get(`${kind}|${identityKey(id)}`);

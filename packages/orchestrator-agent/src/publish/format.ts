@@ -80,7 +80,8 @@ export interface RepoFormat<S = unknown, R = unknown> {
   emptyState(): S;
   /** Check a state read back from disk (written by an older version?); throw if unusable. */
   parseState(raw: unknown): S;
-  ingest(files: readonly string[], ctx: FormatContext): Promise<R[]>;
+  /** `previous`: the state `plan` gets next (e.g. to complete what the cache knows of a file). */
+  ingest(files: readonly string[], ctx: FormatContext, previous: S): Promise<R[]>;
   plan(previous: S, records: readonly R[], ctx: FormatContext): S;
   write(state: S, ctx: WriteContext): Promise<FormatSummary>;
 }

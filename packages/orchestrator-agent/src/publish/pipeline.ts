@@ -219,7 +219,7 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
       const files = groups.get(format);
       if (!files) continue;
       const previous = prev?.formats[format.name] !== undefined ? format.parseState(prev.formats[format.name]) : format.emptyState();
-      const records = await format.ingest(files, ctx);
+      const records = await format.ingest(files, ctx, previous);
       signal.throwIfAborted();
       planned.push({ format, state: format.plan(previous, records, ctx) });
     }

@@ -4,6 +4,7 @@ import { identityOf, type FileIdentity } from '../cache';
 import { PublishError, type FormatContext } from '../format';
 import { hashFiles, type HashedFile } from '../hash';
 import { poolFilename } from './plan';
+import type { AptState, PoolEntry } from './state';
 
 /** A new .deb given to `repo publish`: its control data and hashes. */
 export interface DebRecord extends FileHashes {
@@ -17,9 +18,14 @@ export interface DebRecord extends FileHashes {
   copy?: { path: string; durable: boolean };
 }
 
-/** Cached per file identity; bump the kind when the record's shape changes. */
-const CACHE_KIND = 'deb-v1';
+/**
+ * Cached per file identity: only the file's SHA-256, the rest comes from the live state's pool
+ * entry with that hash (a file whose package left the pool is read again). The cache then stays
+ * small: it is read and rewritten by every publish. Bump the kind when the shape changes.
+ */
+const CACHE_KIND = 'deb-v2';
 type Cached = Omit<DebRecord, 'input' | 'copy'>;
+interface CachedRef { sha256: string }
 
 async function readMore(path: string, need: number): Promise<Uint8Array> {
   const fh = await open(path, 'r');
@@ -46,8 +52,13 @@ async function controlOf(f: HashedFile): Promise<DebControl> {
  * Read the new .debs (only those the cache does not know), validate them against the settings.
  * Errors name the file and the problem.
  */
-export async function ingestDebs(files: readonly string[], ctx: FormatContext): Promise<DebRecord[]> {
+export async function ingestDebs(files: readonly string[], ctx: FormatContext, previous?: AptState): Promise<DebRecord[]> {
   xzPreload(); // for Packages.xz, compiled while the inputs are read
+  let published: Map<string, PoolEntry> | undefined;
+  const publishedAs = (sha256: string): PoolEntry | undefined => {
+    published ??= new Map(Object.values(previous?.pool ?? {}).map((e) => [e.sha256, e]));
+    return published.get(sha256);
+  };
   const records = new Map<string, DebRecord>();
   const ids = new Map<string, FileIdentity>();
   const toRead: string[] = [];
@@ -59,9 +70,14 @@ export async function ingestDebs(files: readonly string[], ctx: FormatContext): 
       throw new PublishError('E_PUBLISH_INPUT', `${input}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, undefined, { cause: err });
     }
     ids.set(input, id);
-    const hit = ctx.cache.get<Cached>(CACHE_KIND, id);
-    if (hit) records.set(input, { ...hit, input });
-    else toRead.push(input);
+    const hit = ctx.cache.get<CachedRef>(CACHE_KIND, id);
+    const e = hit && publishedAs(hit.sha256);
+    if (e && e.size === id.size) {
+      const { filename: _f, ...rec } = e;
+      records.set(input, { ...rec, input });
+    } else {
+      toRead.push(input);
+    }
   }
   // each copy is renamed to its pool path inside ctx.copies while the other files are still being
   // read, on the thread pool (those mkdirs wait on the file system's journal when it is busy), so
@@ -92,7 +108,7 @@ export async function ingestDebs(files: readonly string[], ctx: FormatContext): 
     records.set(f.path, { ...rec, input: f.path, ...(f.copy !== undefined && { copy: { path: arrange(f.copy, poolFilename(ctx.settings.component, rec)), durable: f.durable === true } }) });
     const id = ids.get(f.path)!;
     // a file that changed while it was read must not be cached under its old identity
-    if (id.size === f.size) ctx.cache.set<Cached>(CACHE_KIND, id, rec);
+    if (id.size === f.size) ctx.cache.set<CachedRef>(CACHE_KIND, id, { sha256: f.sha256 });
   }, { copyDir: ctx.copies }).catch((err: unknown) => {
     if (err instanceof PublishError || err instanceof DebFormatError) throw err;
     throw new PublishError('E_PUBLISH_INPUT', (err as Error).message, undefined, { cause: err });
