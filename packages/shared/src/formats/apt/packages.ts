@@ -28,24 +28,43 @@ export interface FileHashes {
 
 /** Fields that the archive sets; a package's own copy of them is dropped. */
 const ARCHIVE_FIELDS = new Set(['filename', 'size', 'md5sum', 'sha1', 'sha256', 'sha512', 'status']);
+const UNKNOWN = PACKAGE_FIELD_ORDER.length;
+
+/**
+ * Rank of a field name as written, times two, plus one for an archive field (a few distinct
+ * spellings recur thousands of times per index: no toLowerCase per field).
+ */
+const rankMemo = new Map<string, number>();
+function rankOf(name: string): number {
+  let r = rankMemo.get(name);
+  if (r === undefined) {
+    const lower = name.toLowerCase();
+    r = (RANK.get(lower) ?? UNKNOWN) * 2 + (ARCHIVE_FIELDS.has(lower) ? 1 : 0);
+    if (rankMemo.size < 4096) rankMemo.set(name, r);
+  }
+  return r;
+}
+const ARCHIVE_RANKS = ['Filename', 'Size', 'MD5sum', 'SHA1', 'SHA256', 'SHA512'].map(rankOf);
 
 /** One Packages stanza (with its trailing newline, without the blank separator line). */
 export function packagesStanza(control: readonly Field[], filename: string, file: FileHashes): string {
-  const fields: Stanza = control.filter((f) => !ARCHIVE_FIELDS.has(f.name.toLowerCase())).map((f) => ({ ...f }));
+  const fields: Array<{ r: number; name: string; value: string }> = [];
+  for (const f of control) {
+    const r = rankOf(f.name);
+    if ((r & 1) === 0) fields.push({ r, name: f.name, value: f.value });
+  }
+  const [rf, rs, rm, r1, r256, r512] = ARCHIVE_RANKS as [number, number, number, number, number, number];
   fields.push(
-    { name: 'Filename', value: filename },
-    { name: 'Size', value: String(file.size) },
-    { name: 'MD5sum', value: file.md5 },
-    { name: 'SHA1', value: file.sha1 },
-    { name: 'SHA256', value: file.sha256 },
-    { name: 'SHA512', value: file.sha512 },
+    { r: rf, name: 'Filename', value: filename },
+    { r: rs, name: 'Size', value: String(file.size) },
+    { r: rm, name: 'MD5sum', value: file.md5 },
+    { r: r1, name: 'SHA1', value: file.sha1 },
+    { r: r256, name: 'SHA256', value: file.sha256 },
+    { r: r512, name: 'SHA512', value: file.sha512 },
   );
-  const unknown = PACKAGE_FIELD_ORDER.length;
-  const ordered = fields
-    .map((f, i) => ({ f, i, r: RANK.get(f.name.toLowerCase()) ?? unknown }))
-    .sort((a, b) => a.r - b.r || a.i - b.i)
-    .map((x) => x.f);
-  return formatStanza(ordered);
+  // stable by rank (Array.prototype.sort is stable): unknown fields keep their order
+  fields.sort((a, b) => a.r - b.r);
+  return formatStanza(fields);
 }
 
 /** A Packages file from stanzas already in their final order. */
