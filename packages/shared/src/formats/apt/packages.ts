@@ -1,4 +1,4 @@
-import { formatStanza, type Field, type Stanza } from '../deb/control';
+import { formatStanza, type Field } from '../deb/control';
 
 /**
  * Packages index stanzas (DebianRepository/Format "Packages Indices"): the package's control
