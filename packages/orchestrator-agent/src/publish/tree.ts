@@ -236,19 +236,23 @@ export class StagingTree implements TreeWriter {
   /** Remove what a recycled tree holds that this publish did not write; returns the directories touched. */
   private sweep(): string[] {
     const touched = new Set<string>();
-    const entries = readdirSync(this.dir, { recursive: true, withFileTypes: true });
     const dirs: string[] = [];
-    for (const e of entries) {
-      const abs = `${e.parentPath}/${e.name}`;
-      if (e.isDirectory()) {
-        dirs.push(abs);
-        continue;
+    // a walk of its own rather than readdir's recursive mode, which joins and normalizes a path
+    // per entry: a recycled tree holds thousands
+    const walk = (dir: string, rel: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const abs = `${dir}/${e.name}`;
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          dirs.push(abs);
+          walk(abs, r);
+        } else if (!this.written.has(r)) {
+          unlinkSync(abs);
+          touched.add(dir);
+        }
       }
-      if (!this.written.has(abs.slice(this.dir.length + 1))) {
-        unlinkSync(abs);
-        touched.add(e.parentPath);
-      }
-    }
+    };
+    walk(this.dir, '');
     // deepest first, so a directory emptied by its children's removal goes too
     for (const d of dirs.sort((a, b) => b.length - a.length)) {
       if (this.dirs.has(d)) continue;
