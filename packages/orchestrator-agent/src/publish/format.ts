@@ -59,6 +59,8 @@ export interface FormatContext {
 export interface WriteContext extends FormatContext {
   tree: TreeWriter;
   signer: Signer;
+  /** The id of the live tree the new one is built from (ctx.tree.previousDir), if any. */
+  previousId?: string | undefined;
 }
 
 /**

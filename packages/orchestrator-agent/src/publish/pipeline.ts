@@ -227,13 +227,13 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     phase('read');
     // 2. build the new tree beside the live one
     const stageDir = join(o.root, 'trees', `${id}.tmp-${process.pid}`);
-    const tree = new StagingTree(stageDir, prevId ? join(o.root, 'trees', prevId) : undefined, o.linkInputs, recyclable !== undefined);
+    const tree = new StagingTree(stageDir, prevId ? join(o.root, 'trees', prevId) : undefined, o.linkInputs, recyclable?.slice(recyclable.lastIndexOf('/.trash-') + '/.trash-'.length));
     const snapshot: Snapshot = { id, date: o.now.toISOString(), formats: { ...prev?.formats } };
     const summaries: FormatSummary[] = [];
     try {
       if (recyclable) renameSync(recyclable, stageDir);
       else await mkdir(stageDir);
-      const wctx: WriteContext = { ...ctx, tree, signer: o.signer };
+      const wctx: WriteContext = { ...ctx, tree, signer: o.signer, previousId: prevId };
       for (const format of formats) {
         const p = planned.find((x) => x.format === format);
         if (!p) {

@@ -79,6 +79,19 @@ export interface TreeWriter {
   /** Hard-link a file already written into this tree under a second name (by-hash copies). */
   linkWithin(rel: string, existingRel: string): Promise<void>;
   has(rel: string): boolean;
+  /**
+   * The id of the retired tree this one is built over (see StagingTree), if any. A format that
+   * knows what that tree holds (it recorded how the live tree was built from it) may then use
+   * `keepRecycled` and `recycledStale` instead of a system call per kept file.
+   */
+  readonly recycledFrom: string | undefined;
+  /** The retired tree holds, at `rel`, the live tree's own file (same inode): keep it. */
+  keepRecycled(rel: string): void;
+  /**
+   * Under `relDir`, the retired tree holds nothing but the files kept or written by this publish
+   * and `stale` (relative to `relDir`): commit removes exactly those and does not list `relDir`.
+   */
+  recycledStale(relDir: string, stale: readonly string[]): void;
 }
 
 /**
@@ -98,7 +111,34 @@ export class StagingTree implements TreeWriter {
    * tree's (same inode), and `commit` removes whatever this publish did not put there. Adding one
    * package to a large pool then costs what changed, not a link per pool file.
    */
-  constructor(readonly dir: string, readonly previousDir: string | undefined, private readonly linkInputs = false, private readonly recycled = false) {}
+  private readonly recycled: boolean;
+  private readonly knownStale = new Map<string, readonly string[]>();
+
+  constructor(readonly dir: string, readonly previousDir: string | undefined, private readonly linkInputs = false, readonly recycledFrom: string | undefined = undefined) {
+    this.recycled = recycledFrom !== undefined;
+  }
+
+  keepRecycled(rel: string): void {
+    if (!this.recycled) throw new Error(`keepRecycled(${rel}): the tree is not built over a retired one`);
+    if (escapes(rel)) throw new Error(`tree path escapes the tree: ${rel}`);
+    this.written.add(rel);
+    this.keepDirsOf(rel);
+  }
+
+  recycledStale(relDir: string, stale: readonly string[]): void {
+    if (!this.recycled) throw new Error(`recycledStale(${relDir}): the tree is not built over a retired one`);
+    if (escapes(relDir) || stale.some(escapes)) throw new Error(`tree path escapes the tree: ${relDir}`);
+    this.knownStale.set(relDir, stale);
+  }
+
+  /** A kept file's directories stay (sweep); once one is known, so are its parents. */
+  private keepDirsOf(rel: string): void {
+    for (let d = rel.lastIndexOf('/'); d > 0; d = rel.lastIndexOf('/', d - 1)) {
+      const abs = `${this.dir}/${rel.slice(0, d)}`;
+      if (this.dirs.has(abs)) break;
+      this.dirs.add(abs);
+    }
+  }
 
   /** Check and record `rel` as written by this publish; its absolute path. */
   private claim(rel: string): string {
@@ -207,12 +247,7 @@ export class StagingTree implements TreeWriter {
       const there = here && lstatSync(src, { throwIfNoEntry: false });
       if (here && there && here.ino === there.ino && here.dev === there.dev) {
         this.written.add(rel);
-        // its directories stay (sweep); once one is known, so are its parents
-        for (let d = rel.lastIndexOf('/'); d > 0; d = rel.lastIndexOf('/', d - 1)) {
-          const abs = `${this.dir}/${rel.slice(0, d)}`;
-          if (this.dirs.has(abs)) break;
-          this.dirs.add(abs);
-        }
+        this.keepDirsOf(rel);
         return true;
       }
     }
@@ -243,6 +278,18 @@ export class StagingTree implements TreeWriter {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
         const abs = `${dir}/${e.name}`;
         const r = rel ? `${rel}/${e.name}` : e.name;
+        const stale = this.knownStale.get(r);
+        if (stale && e.isDirectory()) {
+          // what it holds is known: remove the stale files, then their directories if emptied
+          for (const f of stale) {
+            const file = `${abs}/${f}`;
+            unlinkQuiet(file);
+            for (let d = file.lastIndexOf('/'); d > abs.length; d = file.lastIndexOf('/', d - 1)) dirs.push(file.slice(0, d));
+            touched.add(file.slice(0, file.lastIndexOf('/')));
+          }
+          dirs.push(abs);
+          continue;
+        }
         if (e.isDirectory()) {
           dirs.push(abs);
           walk(abs, r);
@@ -254,7 +301,7 @@ export class StagingTree implements TreeWriter {
     };
     walk(this.dir, '');
     // deepest first, so a directory emptied by its children's removal goes too
-    for (const d of dirs.sort((a, b) => b.length - a.length)) {
+    for (const d of [...new Set(dirs)].sort((a, b) => b.length - a.length)) {
       if (this.dirs.has(d)) continue;
       try {
         rmdirSync(d);

@@ -33,10 +33,21 @@ export interface SuiteState {
   byHash: string[][];
 }
 
+/** How a tree's pool was made from the live tree of its publish (`builtFrom`). */
+export interface PoolChange {
+  builtFrom: string;
+  /** Pool filenames put in new (not hard links of builtFrom's files). */
+  added: string[];
+  /** Pool filenames of builtFrom that this tree no longer has. */
+  removed: string[];
+}
+
 export interface AptState {
   version: 1;
   pool: Record<string, PoolEntry>;
   suites: Record<string, SuiteState>;
+  /** Lets the next publish but one, which builds over builtFrom's retired tree, know what it holds. */
+  change?: PoolChange;
 }
 
 export function emptyAptState(): AptState {
@@ -48,5 +59,8 @@ export function parseAptState(raw: unknown): AptState {
   if (!s || typeof s !== 'object' || s.version !== 1 || typeof s.pool !== 'object' || typeof s.suites !== 'object') {
     throw new PublishError('E_PUBLISH_STATE', 'the apt state of the live tree is not readable (written by another version?)', 'publish into a new --root, or restore ROOT/state from a backup');
   }
+  const c = s.change;
+  // a record that does not look right only costs the next publish its shortcut
+  if (c !== undefined && (typeof c.builtFrom !== 'string' || !Array.isArray(c.added) || !Array.isArray(c.removed))) delete s.change;
   return s as AptState;
 }

@@ -42,8 +42,13 @@ export async function writeApt(
   const added: string[] = [];
   const moved: string[] = [];
   let durable = true;
+  const recycled = recycledPool(previous, tree.recycledFrom);
   for (const [filename] of Object.entries(state.pool)) {
     const rel = `${APT_DIR}/${filename}`;
+    if (recycled?.kept.has(filename)) {
+      tree.keepRecycled(rel);
+      continue;
+    }
     if (previous.pool[filename] && (await tree.linkPrevious(rel))) continue;
     const input = inputs.get(filename);
     if (!input) throw new Error(`apt: ${filename} is neither in the live tree nor among the inputs`);
@@ -63,6 +68,10 @@ export async function writeApt(
     await tree.mergeIn(`${APT_DIR}/pool`, `${ctx.copies}/pool`, moved.map((f) => f.slice('pool/'.length)), durable);
   }
   const removed = Object.keys(previous.pool).filter((f) => !state.pool[f]);
+  if (recycled) tree.recycledStale(`${APT_DIR}/pool`, recycled.holds.filter((f) => !state.pool[f]).map((f) => f.slice('pool/'.length)));
+  // recorded for the publish that will build over the live tree once it is retired
+  if (ctx.previousId) state.change = { builtFrom: ctx.previousId, added: [...added].sort(), removed };
+  else delete state.change;
   const metadata: string[] = [];
   const suites: Record<string, SuiteState> = { ...state.suites };
   for (const suite of settings.suites) {
@@ -78,6 +87,19 @@ export async function writeApt(
   }
   state.suites = suites;
   return { format: 'apt', packages: Object.keys(state.pool).length, added, removed, metadata };
+}
+
+/**
+ * What the pool of the retired tree the stage is built over holds, if the live state says how
+ * the live tree was built from it: every pool file of the live tree that was not added new is
+ * the retired tree's file (a hard link of it), and the retired tree also holds what was removed.
+ */
+function recycledPool(live: AptState, recycledFrom: string | undefined): { kept: Set<string>; holds: string[] } | undefined {
+  const c = live.change;
+  if (!recycledFrom || !c || c.builtFrom !== recycledFrom) return undefined;
+  const added = new Set(c.added);
+  const kept = new Set(Object.keys(live.pool).filter((f) => !added.has(f)));
+  return { kept, holds: [...kept, ...c.removed] };
 }
 
 async function writeSuite(suite: string, prev: SuiteState | undefined, cur: SuiteState, pool: Record<string, PoolEntry>, ctx: WriteContext): Promise<SuiteState> {
