@@ -48,12 +48,14 @@ export interface FormatContext {
   logger: Logger;
   signal: AbortSignal;
   /**
-   * A private directory on the tree's file system where `ingest` may copy new inputs as it reads
-   * them (one read instead of a read to hash and another to copy); `write` then moves them into
-   * the tree with `tree.mergeIn`. Undefined when inputs are hard-linked (`linkInputs`). The
+   * A private directory on the tree's file system where `ingest` may stage new inputs as it reads
+   * them: a copy written in the same pass as the hashing (one read instead of two), or a hard
+   * link when `linkInputs`; `write` then moves them into the tree with `tree.mergeIn`. The
    * pipeline removes it after the publish, success or not.
    */
   copies?: string;
+  /** Inputs are never rewritten in place (they land by rename): hard-link, do not copy them. */
+  linkInputs?: boolean;
 }
 
 export interface WriteContext extends FormatContext {

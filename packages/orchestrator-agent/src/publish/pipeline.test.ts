@@ -163,6 +163,16 @@ describe('repo publish pipeline (apt)', () => {
     expect(statSync(join(copied, pool)).ino).not.toBe(statSync(file).ino);
     expect(statSync(join(linked, pool)).ino).toBe(statSync(file).ino);
     expect(readFileSync(join(copied, pool)).equals(readFileSync(file))).toBe(true);
+    // many inputs (read on worker threads): each pool file is the input itself, or a copy of it
+    const more = [file];
+    for (let i = 0; i < 5; i++) more.push(await deb(inDir, { name: `linked${i}`, version: '1', arch: 'all' }));
+    const manyLinked = fresh('link');
+    const manyCopied = fresh('copy');
+    await publish(opts(manyLinked, 'stable', more, { linkInputs: true }));
+    await publish(opts(manyCopied, 'stable', more));
+    const poolOf = (root: string, i: number) => join(root, i === 0 ? pool : `current/apt/pool/main/l/linked${i - 1}/linked${i - 1}_1_all.deb`);
+    expect(more.map((f, i) => statSync(poolOf(manyLinked, i)).ino === statSync(f).ino)).toEqual(more.map(() => true));
+    expect(more.map((f, i) => statSync(poolOf(manyCopied, i)).ino !== statSync(f).ino && readFileSync(poolOf(manyCopied, i)).equals(readFileSync(f)))).toEqual(more.map(() => true));
   });
 
   it('copies new inputs in once: an input already published, read again without a cache, keeps the published file', async () => {

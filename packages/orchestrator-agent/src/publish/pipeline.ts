@@ -205,13 +205,12 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
     const cache = await openFileCache(join(o.root, '.cache'));
     const signal = o.signal ?? new AbortController().signal;
     const id = nextId(prevId, o.now);
-    // copies of the inputs made while they are read: beside the stage (the same file system, so
-    // they are renamed into the pool); a crashed publish's is trash for the next one ('.tmp-')
-    if (!o.linkInputs) {
-      copies = join(o.root, 'trees', `${id}.tmp-${process.pid}-in`);
-      await mkdir(copies);
-    }
-    const ctx: FormatContext = { suite: o.channel, settings: o.settings, cache, now: o.now, logger: o.logger, signal, copies };
+    // new inputs staged while they are read (copies, or hard links with linkInputs): beside the
+    // stage (the same file system, so they are renamed into the pool); a crashed publish's is
+    // trash for the next one ('.tmp-')
+    copies = join(o.root, 'trees', `${id}.tmp-${process.pid}-in`);
+    await mkdir(copies);
+    const ctx: FormatContext = { suite: o.channel, settings: o.settings, cache, now: o.now, logger: o.logger, signal, copies, linkInputs: o.linkInputs === true };
 
     // 1. read and check every input before anything is written
     const planned: Array<{ format: RepoFormat; state: unknown }> = [];

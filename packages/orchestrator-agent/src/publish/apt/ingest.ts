@@ -1,4 +1,4 @@
-import { mkdir, open, rename } from 'node:fs/promises';
+import { constants, copyFile, link, mkdir, open, rename } from 'node:fs/promises';
 import { DEB_HEAD_BYTES, DebFormatError, readDebHead, xzPreload, type DebControl, type FileHashes } from '@pkgfleet/shared';
 import { identityOf, type FileIdentity } from '../cache';
 import { PublishError, type FormatContext } from '../format';
@@ -14,7 +14,10 @@ export interface DebRecord extends FileHashes {
   architecture: string;
   source: string;
   control: [string, string][];
-  /** The copy made while reading it (ctx.copies/<its pool filename>), if any: what goes into the pool. */
+  /**
+   * Where ingest staged it (ctx.copies/<its pool filename>), if it did: the copy made while
+   * reading it, or a hard link of it (`linkInputs`). What goes into the pool.
+   */
   copy?: { path: string; durable: boolean };
 }
 
@@ -79,20 +82,33 @@ export async function ingestDebs(files: readonly string[], ctx: FormatContext, p
       toRead.push(input);
     }
   }
-  // each copy is renamed to its pool path inside ctx.copies while the other files are still being
-  // read, on the thread pool (those mkdirs wait on the file system's journal when it is busy), so
-  // that the write moves whole directories into the tree
+  // each new input is staged at its pool path inside ctx.copies while the other files are still
+  // being read, on the thread pool (those mkdirs wait on the file system's journal when it is
+  // busy), so that the write moves whole directories into the tree: the copy made while hashing
+  // is renamed there, or with `linkInputs` the input itself is hard-linked there
   const dirs = new Map<string, Promise<unknown>>();
   const arranged: Promise<unknown>[] = [];
-  const arrange = (copy: string, filename: string): string => {
-    const dest = `${ctx.copies}/${filename}`;
-    const dir = dest.slice(0, dest.lastIndexOf('/'));
+  const stage = (from: string, filename: string, copied: boolean, durable: boolean): { path: string; durable: boolean } => {
+    const copy = { path: `${ctx.copies}/${filename}`, durable };
+    const dir = copy.path.slice(0, copy.path.lastIndexOf('/'));
     let made = dirs.get(dir);
     if (!made) dirs.set(dir, (made = mkdir(dir, { recursive: true })));
-    const done = made.then(() => rename(copy, dest));
+    const done = made.then(async () => {
+      if (copied) return rename(from, copy.path);
+      try {
+        await link(from, copy.path);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // EEXIST: another input with this pool path; the plan refuses it unless it is the same file
+        if (code === 'EEXIST') return;
+        if (code !== 'EXDEV') throw err;
+        await copyFile(from, copy.path, constants.COPYFILE_EXCL); // another file system
+        copy.durable = false;
+      }
+    });
     done.catch(() => {}); // awaited below
     arranged.push(done);
-    return dest;
+    return copy;
   };
   if (toRead.length) ctx.logger.debug('reading new packages', { count: toRead.length, cached: files.length - toRead.length });
   await hashFiles(toRead, DEB_HEAD_BYTES, async (f) => {
@@ -105,11 +121,15 @@ export async function ingestDebs(files: readonly string[], ctx: FormatContext, p
       control: c.fields.map((x) => [x.name, x.value]),
       size: f.size, md5: f.md5, sha1: f.sha1, sha256: f.sha256, sha512: f.sha512,
     };
-    records.set(f.path, { ...rec, input: f.path, ...(f.copy !== undefined && { copy: { path: arrange(f.copy, poolFilename(ctx.settings.component, rec)), durable: f.durable === true } }) });
+    const filename = poolFilename(ctx.settings.component, rec);
+    const copy = f.copy !== undefined ? stage(f.copy, filename, true, f.durable === true)
+      : ctx.copies !== undefined && ctx.linkInputs ? stage(f.path, filename, false, true)
+        : undefined;
+    records.set(f.path, { ...rec, input: f.path, ...(copy && { copy }) });
     const id = ids.get(f.path)!;
     // a file that changed while it was read must not be cached under its old identity
     if (id.size === f.size) ctx.cache.set<CachedRef>(CACHE_KIND, id, { sha256: f.sha256 });
-  }, { copyDir: ctx.copies }).catch((err: unknown) => {
+  }, { copyDir: ctx.linkInputs ? undefined : ctx.copies }).catch((err: unknown) => {
     if (err instanceof PublishError || err instanceof DebFormatError) throw err;
     throw new PublishError('E_PUBLISH_INPUT', (err as Error).message, undefined, { cause: err });
   }).finally(() => Promise.allSettled(arranged));
