@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import {
   checkHeaderDigests, filelistsHead, FILELISTS_TAIL, filelistsPackage, otherHead, OTHER_TAIL, otherPackage, packageFromRpm,
   primaryHead, PRIMARY_TAIL, primaryPackage, readRpm, repodataFileName, repomdXml, RpmFormatError, rpmPrefixLength, RpmTag, signRpm,
@@ -18,6 +19,15 @@ export const YUM_DIR = 'rpm';
 const GZIP_LEVEL = 4;
 const CHUNK = 1 << 20;
 const PARALLEL = 8;
+
+const gzipAsync = promisify(gzip);
+
+/** The three repodata documents, in repomd.xml's order. */
+const REPODATA_PARTS: { type: RepodataType & keyof NonNullable<YumPackage['signed']>; head: (n: number) => string; tail: string }[] = [
+  { type: 'primary', head: primaryHead, tail: PRIMARY_TAIL },
+  { type: 'filelists', head: filelistsHead, tail: FILELISTS_TAIL },
+  { type: 'other', head: otherHead, tail: OTHER_TAIL },
+];
 
 const sha256hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
@@ -174,23 +184,28 @@ export async function writeYum(
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     const t1 = performance.now();
 
-    // 2. repodata per arch repository
-    for (const arch of arches) {
+    // 2. repodata per arch repository: every document of every arch is compressed at once on
+    // libuv's thread pool (zlib's async API), while this thread hashes the uncompressed texts
+    const docs = arches.flatMap((arch) => {
       const pkgs = cs.packages.filter((p) => p.arch === arch || p.arch === 'noarch');
+      return REPODATA_PARTS.map(({ type, head, tail }) => {
+        const text = Buffer.from(head(pkgs.length) + pkgs.map((p) => p.signed![type]).join('') + tail);
+        const gz = gzipAsync(text, { level: GZIP_LEVEL });
+        gz.catch(() => {}); // awaited below; never an unhandled rejection if a write fails first
+        return { arch, type, text, gz };
+      });
+    });
+    const openChecksums = docs.map((d) => sha256hex(d.text));
+    for (const arch of arches) {
       const records: RepomdRecord[] = [];
-      const parts: [RepodataType, string, string, keyof NonNullable<YumPackage['signed']>][] = [
-        ['primary', primaryHead(pkgs.length), PRIMARY_TAIL, 'primary'],
-        ['filelists', filelistsHead(pkgs.length), FILELISTS_TAIL, 'filelists'],
-        ['other', otherHead(pkgs.length), OTHER_TAIL, 'other'],
-      ];
-      for (const [type, head, tail, key] of parts) {
-        const text = Buffer.from(head + pkgs.map((p) => p.signed![key] as string).join('') + tail);
-        const gz = gzipSync(text, { level: GZIP_LEVEL });
+      for (const [i, d] of docs.entries()) {
+        if (d.arch !== arch) continue;
+        const gz = await d.gz;
         const checksum = sha256hex(gz);
-        const href = `repodata/${repodataFileName(type, checksum)}`;
+        const href = `repodata/${repodataFileName(d.type, checksum)}`;
         await tree.writeFile(`${base}/${arch}/${href}`, gz);
         files.push(`${arch}/${href}`);
-        records.push({ type, href, checksum, size: gz.length, openChecksum: sha256hex(text), openSize: text.length, timestamp: now });
+        records.push({ type: d.type, href, checksum, size: gz.length, openChecksum: openChecksums[i]!, openSize: d.text.length, timestamp: now });
       }
       const repomd = Buffer.from(repomdXml(now, records));
       await tree.writeFile(`${base}/${arch}/repodata/repomd.xml`, repomd);
