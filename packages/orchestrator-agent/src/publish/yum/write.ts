@@ -4,12 +4,13 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import {
-  checkHeaderDigests, filelistsHead, FILELISTS_TAIL, filelistsPackage, otherHead, OTHER_TAIL, otherPackage, packageFromRpm,
-  primaryHead, PRIMARY_TAIL, primaryPackage, readRpm, repodataFileName, repomdXml, RpmFormatError, rpmPrefixLength, RpmTag, signRpm,
+  checkHeaderDigests, filelistsHead, FILELISTS_TAIL, otherHead, OTHER_TAIL, packageFromRpm,
+  primaryHead, PRIMARY_TAIL, readRpm, repodataFileName, repomdXml, RpmFormatError, rpmPrefixLength, RpmTag, signRpm,
   type RepodataType, type RepomdRecord, type RpmPackage, type Signer,
 } from '@pkgfleet/shared';
 import type { FormatSummary, WriteContext } from '../format';
 import type { TreeWriter } from '../tree';
+import { fragmentsOf, previousFragments, type Fragments } from './fragments';
 import { readRpmPrefix, type RpmRecord } from './ingest';
 import { yumArches, type ChannelState, type YumPackage, type YumState } from './state';
 
@@ -23,7 +24,7 @@ const PARALLEL = 8;
 const gzipAsync = promisify(gzip);
 
 /** The three repodata documents, in repomd.xml's order. */
-const REPODATA_PARTS: { type: RepodataType & keyof NonNullable<YumPackage['signed']>; head: (n: number) => string; tail: string }[] = [
+const REPODATA_PARTS: { type: RepodataType & keyof Fragments; head: (n: number) => string; tail: string }[] = [
   { type: 'primary', head: primaryHead, tail: PRIMARY_TAIL },
   { type: 'filelists', head: filelistsHead, tail: FILELISTS_TAIL },
   { type: 'other', head: otherHead, tail: OTHER_TAIL },
@@ -107,6 +108,13 @@ async function signInto(tree: TreeWriter, rel: string, source: string, signer: S
   }
 }
 
+/** A package as the state keeps it: version 1's repodata elements are not written again. */
+function withoutFragments(p: YumPackage): YumPackage {
+  if (!p.signed) return p;
+  const { primary: _p, filelists: _f, other: _o, ...signed } = p.signed;
+  return { ...p, signed };
+}
+
 /** Arch repositories a package goes into. */
 function archesOf(p: YumPackage, arches: readonly string[]): string[] {
   return p.arch === 'noarch' ? [...arches] : arches.filter((a) => a === p.arch);
@@ -141,9 +149,11 @@ export async function writeYum(
     const sameKey = cs.packages.every((p) => p.signed?.fingerprint === signer.fingerprint);
     if (channel !== ctx.suite && prev?.files && tree.previousDir && sameKey) {
       for (const f of prev.files) await tree.linkPrevious(`${base}/${f}`);
-      channels[channel] = cs;
+      channels[channel] = { packages: cs.packages.map(withoutFragments), files: prev.files };
       continue;
     }
+    /** Each package's <package> elements, for the documents written below. */
+    const frags = new Map<YumPackage, Fragments>();
     const files: string[] = [];
     const prevSigned = new Map((prev?.packages ?? []).map((p) => [`${p.headerSha256}\0${p.href}`, p]));
     const now = Math.floor(ctx.now.getTime() / 1000);
@@ -160,6 +170,9 @@ export async function writeYum(
           for (const a of dirs) linked &&= await tree.linkPrevious(`${base}/${a}/${p.href}`);
           if (linked) {
             p.signed = old;
+            if (old.primary !== undefined && old.filelists !== undefined && old.other !== undefined) {
+              frags.set(p, { primary: Buffer.from(old.primary), filelists: Buffer.from(old.filelists), other: Buffer.from(old.other) });
+            }
             files.push(...dirs.map((a) => `${a}/${p.href}`));
             continue;
           }
@@ -172,10 +185,8 @@ export async function writeYum(
         const r = await signInto(tree, first, input, signer);
         for (const a of dirs.slice(1)) await tree.linkWithin(`${base}/${a}/${p.href}`, first);
         const file = { href: p.href, sha256: r.sha256, size: r.size, mtime: now };
-        p.signed = {
-          sha256: r.sha256, size: r.size, time: now, fingerprint: signer.fingerprint,
-          primary: primaryPackage(r.pkg, file), filelists: filelistsPackage(r.pkg, file), other: otherPackage(r.pkg, file),
-        };
+        p.signed = { sha256: r.sha256, size: r.size, time: now, fingerprint: signer.fingerprint };
+        frags.set(p, fragmentsOf(r.pkg, file));
         files.push(...dirs.map((a) => `${a}/${p.href}`));
         if (inputs.has(p.headerSha256)) added.push(`${base}/${dirs[0]}/${p.href}`);
       }
@@ -183,13 +194,29 @@ export async function writeYum(
     const t0 = performance.now();
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     const t1 = performance.now();
+    // the packages carried over: their elements from the live repodata, else from their headers
+    const missing = cs.packages.filter((p) => !frags.has(p));
+    if (missing.length > 0) {
+      const live = tree.previousDir && prev?.files ? await previousFragments(join(tree.previousDir, base), prev.files) : new Map<string, Partial<Fragments>>();
+      for (const p of missing) {
+        const s = p.signed!;
+        const f = live.get(s.sha256);
+        if (f?.primary && f.filelists && f.other) {
+          frags.set(p, { primary: f.primary, filelists: f.filelists, other: f.other });
+          continue;
+        }
+        const path = join(tree.dir, base, archesOf(p, arches)[0]!, p.href);
+        const pkg = packageFromRpm(readRpm(await readRpmPrefix(path), path));
+        frags.set(p, fragmentsOf(pkg, { href: p.href, sha256: s.sha256, size: s.size, mtime: s.time }));
+      }
+    }
 
     // 2. repodata per arch repository: every document of every arch is compressed at once on
     // libuv's thread pool (zlib's async API), while this thread hashes the uncompressed texts
     const docs = arches.flatMap((arch) => {
       const pkgs = cs.packages.filter((p) => p.arch === arch || p.arch === 'noarch');
       return REPODATA_PARTS.map(({ type, head, tail }) => {
-        const text = Buffer.from(head(pkgs.length) + pkgs.map((p) => p.signed![type]).join('') + tail);
+        const text = Buffer.concat([Buffer.from(head(pkgs.length)), ...pkgs.map((p) => frags.get(p)![type]), Buffer.from(tail)]);
         const gz = gzipAsync(text, { level: GZIP_LEVEL });
         gz.catch(() => {}); // awaited below; never an unhandled rejection if a write fails first
         return { arch, type, text, gz };
@@ -224,7 +251,7 @@ export async function writeYum(
       files.push(`${name}.repo`);
     }
     ctx.logger.debug('yum channel written', { channel, packages: cs.packages.length, signMs: Math.round(t1 - t0), repodataMs: Math.round(performance.now() - t1) });
-    channels[channel] = { packages: cs.packages, files: files.sort() };
+    channels[channel] = { packages: cs.packages.map(withoutFragments), files: files.sort() };
   }
   state.channels = channels;
   const before = new Set((previous.channels[ctx.suite]?.packages ?? []).map((p) => p.href));
