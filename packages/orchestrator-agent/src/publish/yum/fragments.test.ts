@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { filelistsHead, FILELISTS_TAIL, packageFromRpm, primaryHead, PRIMARY_TAIL, readRpm } from '@pkgfleet/shared';
 import { makeRpm } from '../../../../../test/helpers/rpms';
-import { fragmentsOf, splitPackages } from './fragments';
+import { fragmentsOf, joinFragments, splitPackages } from './fragments';
 
 const pkg = (name: string, summary: string) => packageFromRpm(readRpm(makeRpm({ name, arch: 'x86_64', summary }), name));
 const file = (c: string) => ({ href: `Packages/x/${c}.rpm`, sha256: c.repeat(64), size: 1, mtime: 2 });
@@ -27,5 +27,16 @@ describe('splitPackages', () => {
     const nested = Buffer.from(`${primaryHead(1)}<package type="rpm">\n<package type="rpm">\n</package>\n${PRIMARY_TAIL}`);
     expect(splitPackages(nested, 'primary').size).toBe(0);
     expect(splitPackages(Buffer.from('not xml at all'), 'other').size).toBe(0);
+  });
+});
+
+describe('joinFragments', () => {
+  it('is Buffer.concat, whether or not neighbours are adjacent views of one buffer', () => {
+    const doc = Buffer.from('<a/><b/><c/><d/>');
+    const [a, b, c, d] = [0, 4, 8, 12].map((i) => doc.subarray(i, i + 4));
+    const other = Buffer.from('<x/>');
+    for (const parts of [[a!, b!, c!, d!], [a!, c!, b!], [other, b!, c!, other, d!], [d!, a!], []]) {
+      expect(joinFragments(parts).equals(Buffer.concat(parts))).toBe(true);
+    }
   });
 });

@@ -58,6 +58,23 @@ export function splitPackages(doc: Buffer, part: RepodataPart): Map<string, Buff
   return out;
 }
 
+/**
+ * Buffer.concat, but neighbours that are adjacent views of one buffer (the packages that follow
+ * each other in the live document, mostly all of them) are copied as one piece.
+ */
+export function joinFragments(parts: readonly Buffer[]): Buffer {
+  const runs: Buffer[] = [];
+  for (const p of parts) {
+    const last = runs.at(-1);
+    if (last && last.buffer === p.buffer && last.byteOffset + last.length === p.byteOffset) {
+      runs[runs.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + p.length);
+    } else {
+      runs.push(p);
+    }
+  }
+  return Buffer.concat(runs);
+}
+
 const REPODATA_FILE = /^[^/]+\/repodata\/([0-9a-f]{64})-(primary|filelists|other)\.xml\.gz$/;
 
 /**

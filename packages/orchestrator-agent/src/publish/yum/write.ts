@@ -10,14 +10,18 @@ import {
 } from '@pkgfleet/shared';
 import type { FormatSummary, WriteContext } from '../format';
 import type { TreeWriter } from '../tree';
-import { fragmentsOf, previousFragments, type Fragments } from './fragments';
+import { fragmentsOf, joinFragments, previousFragments, type Fragments } from './fragments';
 import { readRpmPrefix, type RpmRecord } from './ingest';
 import { yumArches, type ChannelState, type YumPackage, type YumState } from './state';
 
 /** Everything yum writes lives under this directory of the served tree. */
 export const YUM_DIR = 'rpm';
-/** gzip level of the repodata files: 6 like createrepo_c would cost more than signing them. */
-const GZIP_LEVEL = 4;
+/**
+ * gzip level of the repodata files. createrepo_c's (zlib's default, 6) would cost more than
+ * signing them; 2 takes half the time of 4 and the files stay within ~10% of createrepo_c's
+ * size (for 1000 rpms: primary 55 KiB vs 49, filelists 64 vs 60, other 30 vs 30).
+ */
+const GZIP_LEVEL = 2;
 const CHUNK = 1 << 20;
 const PARALLEL = 8;
 
@@ -216,7 +220,7 @@ export async function writeYum(
     const docs = arches.flatMap((arch) => {
       const pkgs = cs.packages.filter((p) => p.arch === arch || p.arch === 'noarch');
       return REPODATA_PARTS.map(({ type, head, tail }) => {
-        const text = Buffer.concat([Buffer.from(head(pkgs.length)), ...pkgs.map((p) => frags.get(p)![type]), Buffer.from(tail)]);
+        const text = joinFragments([Buffer.from(head(pkgs.length)), ...pkgs.map((p) => frags.get(p)![type]), Buffer.from(tail)]);
         const gz = gzipAsync(text, { level: GZIP_LEVEL });
         gz.catch(() => {}); // awaited below; never an unhandled rejection if a write fails first
         return { arch, type, text, gz };
