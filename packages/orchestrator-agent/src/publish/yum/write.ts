@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
@@ -117,6 +117,23 @@ function withoutFragments(p: YumPackage): YumPackage {
   if (!p.signed) return p;
   const { primary: _p, filelists: _f, other: _o, ...signed } = p.signed;
   return { ...p, signed };
+}
+
+/**
+ * Write a small file that rarely changes (a .repo file): when the live tree holds the same
+ * bytes, link that file instead (already durable: no write, no fsync).
+ */
+async function writeOrKeep(tree: TreeWriter, rel: string, text: string): Promise<void> {
+  if (tree.previousDir) {
+    let live: string | undefined;
+    try {
+      live = await readFile(join(tree.previousDir, rel), 'utf8');
+    } catch {
+      // not in the live tree: written below
+    }
+    if (live === text && (await tree.linkPrevious(rel))) return;
+  }
+  await tree.writeFile(rel, text);
 }
 
 /** Arch repositories a package goes into. */
@@ -246,7 +263,7 @@ export async function writeYum(
 
       const url = (settings.baseUrl ?? `file://${dirname(dirname(tree.dir))}/current`).replace(/\/+$/, '');
       const name = `${settings.keyName}-${channel}-${arch}`;
-      await tree.writeFile(`${base}/${name}.repo`, repoFile({
+      await writeOrKeep(tree, `${base}/${name}.repo`, repoFile({
         id: name,
         name: `${settings.keyName} ${channel} (${arch})`,
         baseurl: `${url}/${base}/${arch}/`,
