@@ -94,7 +94,7 @@ async function repodata(keyFile: string, dirs: string[]): Promise<void> {
     const ids = jobOf[d]!;
     const records = await Promise.all(PARTS.map(async ([type, head, tail]) => {
       const text = Buffer.from(head(ids.length) + ids.map((j) => frags[j]![type]).join('') + tail);
-      const gz = await gzipAsync(text, { level: 4 });
+      const gz = await gzipAsync(text, { level: 2 }); // as the publish writes them
       const checksum = sha256(gz);
       const href = `repodata/${repodataFileName(type, checksum)}`;
       await writeFile(join(dir, href), gz);
