@@ -172,7 +172,7 @@ ${addRows.join('\n')}
 
 Targets: cold faster than the classic pipeline (${ed.ours.seconds < ed.classic.total && res.rsa4096.ours.seconds < res.rsa4096.classic.total ? 'met' : 'NOT met'});
 repodata alone within 1.5× of createrepo_c (the publish's repodata step: ${res.ed25519.phases.repodataMs / 1000 <= 1.5 * res.ed25519.classic.createrepo ? 'met' : 'NOT met'};
-the standalone tool, which also reads and hashes every rpm in one thread where createrepo_c uses several: wall
+the standalone tool, which also reads and hashes every rpm, on one worker thread per core as createrepo_c uses several, and signs repomd.xml: wall
 ${oursAlone.seconds <= 1.5 * crAlone ? 'met' : 'NOT met'}, in-process ${inner(oursAlone) <= 1.5 * crAlone ? 'met' : 'NOT met'}); add one under 0.3 s wall and faster than rpmsign + createrepo_c --update
 (${worstAdd < 0.3 && addWins === addRows.length ? 'met' : `wall: ${addWins}/${addRows.length} faster, worst ${fmtS(worstAdd)}`}; in-process worst
 ${fmtS(worstAddInner)}). Process start alone (\`orchestrator-agent --version\`, median of 3): ${fmtS(startup[1])}.
