@@ -28,10 +28,10 @@ interface Job { path: string; href: string }
 type Fragments = Record<RepodataType, string>;
 
 /**
- * Worker: take the next file (a shared counter, so a slow core takes fewer), read it once into a
+ * Take the next file (a shared counter, so a slower thread takes fewer), read it once into a
  * reused buffer, checksum it, parse its headers, write its three <package> elements.
  */
-function hashWorker(jobs: Job[], next: Int32Array): void {
+function hashFiles(jobs: Job[], next: Int32Array, done: (i: number, f: Fragments) => void): void {
   const buffer = Buffer.allocUnsafe(8 << 20);
   for (let i = Atomics.add(next, 0, 1); i < jobs.length; i = Atomics.add(next, 0, 1)) {
     const { path, href } = jobs[i]!;
@@ -47,22 +47,35 @@ function hashWorker(jobs: Job[], next: Int32Array): void {
     }
     const pkg = packageFromRpm(readRpm(bytes, path));
     const pf = { href, sha256: sha256(bytes), size: bytes.length, mtime };
-    const f: Fragments = { primary: primaryPackage(pkg, pf), filelists: filelistsPackage(pkg, pf), other: otherPackage(pkg, pf) };
-    parentPort!.postMessage({ i, f });
+    done(i, { primary: primaryPackage(pkg, pf), filelists: filelistsPackage(pkg, pf), other: otherPackage(pkg, pf) });
   }
 }
 
-/** Fragments of every job, computed on one worker thread per core. */
-async function fragmentsOf(jobs: Job[]): Promise<Fragments[]> {
+/** A worker's share, sent back in one message (a message per file costs more than the copy). */
+function hashWorker(jobs: Job[], next: Int32Array): void {
+  const ids: number[] = [];
+  const frags: Fragments[] = [];
+  hashFiles(jobs, next, (i, f) => { ids.push(i); frags.push(f); });
+  parentPort!.postMessage({ ids, frags });
+}
+
+/**
+ * Fragments of every job, on this thread and one worker per other core (a worker costs a Node
+ * start-up: this thread, idle otherwise, takes files too once the signing key is loaded).
+ */
+async function fragmentsOf(jobs: Job[], before: Promise<unknown>): Promise<Fragments[]> {
   const next = new Int32Array(new SharedArrayBuffer(4));
   const out: Fragments[] = new Array(jobs.length);
-  const n = Math.max(1, Math.min(availableParallelism(), jobs.length));
-  await Promise.all(Array.from({ length: n }, () => new Promise<void>((resolve, reject) => {
+  const n = Math.max(0, Math.min(availableParallelism() - 1, jobs.length - 1));
+  const workers = Array.from({ length: n }, () => new Promise<void>((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { workerData: { jobs, next } });
-    w.on('message', (m: { i: number; f: Fragments }) => { out[m.i] = m.f; });
+    w.on('message', (m: { ids: number[]; frags: Fragments[] }) => m.ids.forEach((id, k) => { out[id] = m.frags[k]!; }));
     w.on('error', reject);
     w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`repodata worker exited with ${code}`))));
-  })));
+  }));
+  await before;
+  hashFiles(jobs, next, (i, f) => { out[i] = f; });
+  await Promise.all(workers);
   return out;
 }
 
@@ -87,8 +100,9 @@ async function repodata(keyFile: string, dirs: string[]): Promise<void> {
     }
     return j;
   }));
-  // the key (openpgp.js) loads on this thread while the workers read the rpms
-  const [signer, frags] = await Promise.all([readFile(keyFile, 'utf8').then((k) => loadSigner(k, undefined)), fragmentsOf(jobs)]);
+  // the key (openpgp.js) loads on this thread while the worker starts reading the rpms
+  const signer = readFile(keyFile, 'utf8').then((k) => loadSigner(k, undefined));
+  const frags = await fragmentsOf(jobs, signer);
   await Promise.all(dirs.map(async (dir, d) => {
     await mkdir(join(dir, 'repodata'), { recursive: true });
     const ids = jobOf[d]!;
@@ -102,7 +116,7 @@ async function repodata(keyFile: string, dirs: string[]): Promise<void> {
     }));
     const repomd = Buffer.from(repomdXml(now, records));
     await writeFile(join(dir, 'repodata/repomd.xml'), repomd);
-    await writeFile(join(dir, 'repodata/repomd.xml.asc'), await signer.signDetachedArmored(repomd));
+    await writeFile(join(dir, 'repodata/repomd.xml.asc'), await (await signer).signDetachedArmored(repomd));
   }));
 }
 
