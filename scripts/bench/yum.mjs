@@ -7,7 +7,7 @@ import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
+import { build } from 'esbuild';
 import { agentArgv, fmtMiB, fmtS, machineLine, timed, writeSection, ROOT } from './lib/report.mjs';
 
 const COUNT = Number(process.env.YUM_BENCH_COUNT ?? 1000);
@@ -16,11 +16,24 @@ const node = process.execPath;
 // YUM_BENCH_ORCH=FILE.cjs runs that bundle instead of the built executable (while developing)
 const orch = process.env.YUM_BENCH_ORCH ? [node, process.env.YUM_BENCH_ORCH] : agentArgv('orchestrator-agent');
 
-// the generator and the repodata-only tool import the sources of @pkgfleet/shared: bundle them
+// the generator and the repodata-only tool import the sources of @pkgfleet/shared: bundle them.
+// Those sources do nothing when imported, so the modules the tools do not use are left out
+// (otherwise the repodata tool would start by loading commander, zod, ws… from node_modules).
+const SHARED_SRC = join(ROOT, 'packages/shared/src') + '/';
+const pureShared = {
+  name: 'pure-shared',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, async (args) => {
+      if (args.pluginData?.pureShared) return undefined;
+      const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { pureShared: true } });
+      return r.errors.length === 0 && r.path.startsWith(SHARED_SRC) ? { ...r, sideEffects: false } : undefined;
+    });
+  },
+};
 const tools = join(ROOT, '.cache', 'bench', 'yum-tools.mjs');
-buildSync({
+await build({
   entryPoints: [join(ROOT, 'scripts/bench/lib/yum-tools.ts')], outfile: tools, bundle: true, platform: 'node', format: 'esm',
-  packages: 'external', alias: { '@pkgfleet/shared': join(ROOT, 'packages/shared/src/index.ts') }, logLevel: 'warning',
+  packages: 'external', alias: { '@pkgfleet/shared': join(ROOT, 'packages/shared/src/index.ts') }, plugins: [pureShared], logLevel: 'warning',
 });
 
 const gnupg = join(work, 'gnupg');
@@ -159,7 +172,7 @@ ${addRows.join('\n')}
 
 Targets: cold faster than the classic pipeline (${ed.ours.seconds < ed.classic.total && res.rsa4096.ours.seconds < res.rsa4096.classic.total ? 'met' : 'NOT met'});
 repodata alone within 1.5× of createrepo_c (the publish's repodata step: ${res.ed25519.phases.repodataMs / 1000 <= 1.5 * res.ed25519.classic.createrepo ? 'met' : 'NOT met'};
-the standalone tool, which also reads and hashes every rpm in one thread where createrepo_c uses several: wall
+the standalone tool, which also reads and hashes every rpm, on one worker thread per core as createrepo_c uses several, and signs repomd.xml: wall
 ${oursAlone.seconds <= 1.5 * crAlone ? 'met' : 'NOT met'}, in-process ${inner(oursAlone) <= 1.5 * crAlone ? 'met' : 'NOT met'}); add one under 0.3 s wall and faster than rpmsign + createrepo_c --update
 (${worstAdd < 0.3 && addWins === addRows.length ? 'met' : `wall: ${addWins}/${addRows.length} faster, worst ${fmtS(worstAdd)}`}; in-process worst
 ${fmtS(worstAddInner)}). Process start alone (\`orchestrator-agent --version\`, median of 3): ${fmtS(startup[1])}.

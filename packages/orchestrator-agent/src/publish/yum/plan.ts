@@ -68,5 +68,5 @@ export function planYum(previous: YumState, records: readonly RpmRecord[], chann
   }
   const kept = [...groups.values()].flatMap((g) => g.sort((a, b) => compareEvr(b, a)).slice(0, settings.retention));
   const channels = { ...previous.channels, [channel]: { packages: kept.sort(packageOrder) } };
-  return { version: 1, channels: Object.fromEntries(Object.keys(channels).sort().map((k) => [k, channels[k]!])) };
+  return { version: 2, channels: Object.fromEntries(Object.keys(channels).sort().map((k) => [k, channels[k]!])) };
 }

@@ -2,8 +2,10 @@ import { PublishError } from '../format';
 
 /**
  * What the yum part of a published tree holds, persisted with the tree (ROOT/state/<id>.json).
- * Each package carries its finished repodata fragments, so that adding one rpm to a channel
- * reads no other rpm: the next publish links the signed files and concatenates fragments.
+ * Adding one rpm to a channel reads no other rpm: the next publish links the signed files and
+ * reuses every other package's <package> elements from the live tree's repodata (fragments.ts).
+ * Version 1 states kept those elements here too (2.8 MB of JSON for 1000 rpms, parsed and
+ * written again by every publish); they are still read, and written without them.
  */
 export interface YumPackage {
   name: string;
@@ -23,9 +25,10 @@ export interface YumPackage {
     /** Seconds since the epoch: the publish that signed it (primary's time file). */
     time: number;
     fingerprint: string;
-    primary: string;
-    filelists: string;
-    other: string;
+    /** Version 1 states only: the package's elements of primary, filelists and other. */
+    primary?: string;
+    filelists?: string;
+    other?: string;
   };
 }
 
@@ -37,20 +40,20 @@ export interface ChannelState {
 }
 
 export interface YumState {
-  version: 1;
+  version: 2;
   channels: Record<string, ChannelState>;
 }
 
 export function emptyYumState(): YumState {
-  return { version: 1, channels: {} };
+  return { version: 2, channels: {} };
 }
 
 export function parseYumState(raw: unknown): YumState {
-  const s = raw as Partial<YumState> | undefined;
-  if (!s || typeof s !== 'object' || s.version !== 1 || typeof s.channels !== 'object' || s.channels === null) {
+  const s = raw as { version?: number; channels?: unknown } | undefined;
+  if (!s || typeof s !== 'object' || (s.version !== 1 && s.version !== 2) || typeof s.channels !== 'object' || s.channels === null) {
     throw new PublishError('E_PUBLISH_STATE', 'the yum state of the live tree is not readable (written by another version?)', 'publish into a new --root, or restore ROOT/state from a backup');
   }
-  return s as YumState;
+  return { version: 2, channels: s.channels as YumState['channels'] };
 }
 
 /** Where a package lives in the arch repository (Fedora-style Packages/<letter>/). */

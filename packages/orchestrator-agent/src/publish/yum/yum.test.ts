@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { execFile as execFileCb } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -102,6 +102,66 @@ describe('yum format through the publish pipeline', () => {
     const sha = createHashHex(await readFile(day10));
     expect(await primaryOf(root, 'stable', 'x86_64')).toContain(`<checksum type="sha256" pkgid="YES">${sha}</checksum>`);
   }, 60_000);
+
+  it('adding one rpm reuses the live repodata elements: the documents equal those rebuilt from the rpm headers, and the state holds no XML', async () => {
+    // the new rpm's signature carries its signing second: its checksum is named, not compared
+    const docs = async (root: string) => {
+      const late = createHashHex(await readFile(join(root, 'current/rpm/stable/x86_64/Packages/l/late-1.0-1.noarch.rpm')));
+      const out: string[] = [];
+      for (const arch of ['x86_64', 'aarch64']) {
+        const md = join(root, 'current/rpm/stable', arch, 'repodata');
+        for (const f of (await readdir(md)).filter((x) => x.endsWith('.xml.gz')).sort((a, b) => a.slice(65).localeCompare(b.slice(65)))) {
+          out.push(gunzipSync(await readFile(join(md, f))).toString('utf8').replaceAll(late, 'LATE'));
+        }
+      }
+      return out;
+    };
+    const first = [await rpm('reuse', '1.0'), await rpm('shared', '1.0', 'noarch'), await rpm('armish', '1.0', 'aarch64')];
+    const extra = await rpm('late', '1.0', 'noarch');
+    const at = (s: number) => new Date(1_760_000_000_000 + s * 1000);
+    const publishAt = (root: string, paths: string[], s: number) =>
+      publish({ root, channel: 'stable', paths, signer: signerA, settings: DEFAULT_SETTINGS, now: at(s), logger: memoryLogger() });
+    const reused = join(dir, 'reuse-a');
+    const rebuilt = join(dir, 'reuse-b');
+    await publishAt(reused, first, 1);
+    // a copy of the same tree (signing again would give other signatures: rpm signs with the clock's second)
+    await cp(reused, rebuilt, { recursive: true, verbatimSymlinks: true });
+    // in the second root the live repodata is damaged: its elements are rebuilt from the rpm headers
+    const live = join(rebuilt, 'current/rpm/stable/x86_64/repodata');
+    const primary = (await readdir(live)).find((f) => f.endsWith('-primary.xml.gz'))!;
+    await writeFile(join(live, primary), 'not gzip');
+    for (const root of [reused, rebuilt]) await publishAt(root, [extra], 2);
+    const a = await docs(reused);
+    const b = await docs(rebuilt);
+    expect(a).toEqual(b);
+    expect(a[2]).toContain('<name>late</name>');
+    expect(a[2]).toContain('<name>reuse</name>');
+    expect(a[5]).toContain('<name>armish</name>');
+    expect(a[2]).not.toContain('<name>armish</name>');
+    const stateFile = join(reused, 'state', `${(await readdir(join(reused, 'state'))).sort().pop()}`);
+    const state = await readFile(stateFile, 'utf8');
+    expect(state).not.toContain('<package');
+    expect(JSON.parse(state).formats.yum.version).toBe(2);
+  });
+
+  it('a version 1 state (elements kept in the state) is read, and the next state is written without them', async () => {
+    const root = join(dir, 'v1');
+    await run(root, 'stable', [await rpm('old', '1.0')], signerA);
+    const stateDir = join(root, 'state');
+    const stateFile = join(stateDir, (await readdir(stateDir)).sort().pop()!);
+    const snap = JSON.parse(await readFile(stateFile, 'utf8'));
+    const pkg = snap.formats.yum.channels.stable.packages[0];
+    // what version 1 kept: the elements, here marked so that the test sees they were used
+    const before = await primaryOf(root, 'stable', 'x86_64');
+    const element = before.slice(before.indexOf('<package '), before.indexOf('</package>\n') + 11);
+    Object.assign(pkg.signed, { primary: element.replace('<url>', '<url>v1:'), filelists: '', other: '' });
+    snap.formats.yum.version = 1;
+    await writeFile(stateFile, JSON.stringify(snap));
+    await run(root, 'stable', [await rpm('new', '1.0')], signerA);
+    expect(await primaryOf(root, 'stable', 'x86_64')).toContain('<url>v1:');
+    const next = await readFile(join(stateDir, (await readdir(stateDir)).sort().pop()!), 'utf8');
+    expect(next).not.toContain('<package');
+  });
 
   it('header-range in primary is that of the signed file, also when signing made the signature header grow', async () => {
     const root = join(dir, 'range');
