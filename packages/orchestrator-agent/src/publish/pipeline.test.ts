@@ -272,6 +272,28 @@ describe('repo publish pipeline: trees built over retired ones', () => {
   });
 });
 
+describe('repo publish pipeline: leftover trash', () => {
+  it('a publish that retires no tree builds a fresh one: trash an earlier rm -rf may still be deleting is never reused', async () => {
+    const root = fresh('trash');
+    await publish(opts(root, 'stable', [await deb(fresh('in'), { name: 'tr', version: '1', arch: 'amd64' })], { keepTrees: 5 }));
+    await publish(opts(root, 'stable', [await deb(fresh('in'), { name: 'tr', version: '2', arch: 'amd64' })], { keepTrees: 5 }));
+    // what a detached rm -rf of an earlier publish leaves half done: a trash tree missing pool files
+    const trees = join(root, 'trees');
+    const first = readdirSync(trees).filter((d) => /^\d{6}-/.test(d)).sort()[0]!;
+    const { cpSync, renameSync, statSync } = await import('node:fs');
+    cpSync(join(trees, first), join(trees, `.trash-000000-leftover`), { recursive: true });
+    for (const f of readdirSync(join(trees, '.trash-000000-leftover'), { recursive: true }) as string[]) {
+      if (f.endsWith('.deb')) rmSync(join(trees, '.trash-000000-leftover', f));
+    }
+    renameSync(join(trees, '.trash-000000-leftover'), join(trees, '.trash-999999-leftover')); // newest by name
+    const trashIno = statSync(join(trees, '.trash-999999-leftover')).ino;
+    const r = await publish(opts(root, 'stable', [await deb(fresh('in'), { name: 'tr', version: '3', arch: 'amd64' })], { keepTrees: 5 }));
+    expect(statSync(r.tree).ino).not.toBe(trashIno);
+    expect(existsSync(join(trees, '.trash-999999-leftover'))).toBe(false); // deleted, not recycled
+    expect(checkConsistent(root)).toBe(3);
+  });
+});
+
 describe('repo publish pipeline: bad input leaves the published tree unchanged', () => {
   let root: string;
   let inDir: string;

@@ -142,17 +142,21 @@ async function carryOver(tree: StagingTree, dir: string): Promise<void> {
 /**
  * Old trees are renamed to trees/.trash-* when a publish starts (so a crash leaves nothing
  * half-deleted under a tree's name). Keeps the live tree and the `keep - 2` newest before it; the
- * new tree is added on success. Returns every trash entry (stages of crashed publishes included).
+ * new tree is added on success. Returns every trash entry (stages of crashed publishes included)
+ * and, apart, the trees this call retired.
  */
-async function retireOldTrees(root: string, keep: number, live: string | undefined): Promise<string[]> {
+async function retireOldTrees(root: string, keep: number, live: string | undefined): Promise<{ trash: string[]; retired: string[] }> {
   const dir = join(root, 'trees');
   const trees = (await readdir(dir)).filter((n) => /^\d{6}-/.test(n) && !n.includes('.tmp')).sort();
   const older = trees.filter((n) => n !== live);
+  const retired: string[] = [];
   for (const id of older.slice(0, Math.max(0, older.length - Math.max(0, keep - 2)))) {
     rmSync(join(root, 'state', `${id}.json`), { force: true });
     renameSync(join(dir, id), join(dir, `.trash-${id}`));
+    retired.push(join(dir, `.trash-${id}`));
   }
-  return (await readdir(dir)).filter((n) => n.startsWith('.trash-') || n.includes('.tmp-')).map((n) => join(dir, n));
+  const trash = (await readdir(dir)).filter((n) => n.startsWith('.trash-') || n.includes('.tmp-')).map((n) => join(dir, n));
+  return { trash, retired };
 }
 
 /** Delete trash on a worker thread (thousands of unlinks), alongside the publish. */
@@ -188,9 +192,11 @@ export async function publish(o: PublishOptions): Promise<PublishResult> {
   let copies: string | undefined;
   try {
     // old trees and stages a crashed publish left behind are deleted while this one works
-    const trash = await retireOldTrees(o.root, o.keepTrees ?? 2, await currentTreeId(o.root));
-    // the newest retired tree becomes the next stage: a publish then changes only what differs
-    const recyclable = trash.filter((p) => /\/\.trash-\d{6}-[^/]*$/.test(p)).sort().pop();
+    const { trash, retired } = await retireOldTrees(o.root, o.keepTrees ?? 2, await currentTreeId(o.root));
+    // the newest tree retired by this publish becomes the next stage: a publish then changes only
+    // what differs. Never older trash: an earlier CLI publish's detached rm -rf may still be
+    // deleting it, and would go on unlinking inside the stage after the rename.
+    const recyclable = retired.sort().pop();
     if (recyclable) trash.splice(trash.indexOf(recyclable), 1);
     const wait = o.waitForCleanup !== false;
     const deleted = wait ? deleteOnWorker(trash) : Promise.resolve();
