@@ -67,6 +67,8 @@ export class DirStore implements Store {
   readonly stagingDir: string;
   readonly currentLink: string;
   readonly lockPath: string;
+  /** Parsed records by id, with the version (inode, size, mtime) of the file they were read from. */
+  private readonly records = new Map<string, { version: string; record: SnapshotRecord }>();
 
   constructor(readonly root: string, readonly logger?: Logger) {
     this.location = root;
@@ -95,14 +97,13 @@ export class DirStore implements Store {
       throw fsError(err, `reading ${this.snapshotsDir}`, 'check the state directory');
     }
     const out: SnapshotRecord[] = [];
-    for (const id of dirs) {
-      if (!ID_RE.test(id)) continue;
+    await Promise.all(dirs.filter((id) => ID_RE.test(id)).map(async (id) => {
       try {
         out.push(await this.record(id));
       } catch (err) {
         this.logger?.warn(`snapshot ${id} is skipped: ${(err as Error).message}`);
       }
-    }
+    }));
     return out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
   }
 
@@ -110,7 +111,17 @@ export class DirStore implements Store {
     validateSnapshotId(id);
     const path = this.recordPath(id);
     let text: string;
+    let version: string;
     try {
+      // A record is written once (by rename) and never changed: one parsed copy per version of
+      // the file, so a long-running daemon does not re-read every retained record on each deploy.
+      const st = await stat(path);
+      version = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      const cached = this.records.get(id);
+      if (cached?.version === version) {
+        await stat(join(this.snapshotsDir, id));
+        return cached.record;
+      }
       text = await readFile(path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -124,7 +135,9 @@ export class DirStore implements Store {
       const { entries } = validateManifest({ entries: raw.entries }, path);
       const grace = validateManifest({ entries: raw.grace }, path).entries.map((e, i) => ({ ...e, until: Number((raw.grace as GraceEntry[])[i]!.until) }));
       await stat(join(this.snapshotsDir, id));
-      return { id, createdAt: raw.createdAt, entries, grace };
+      const record = { id, createdAt: raw.createdAt, entries, grace };
+      this.records.set(id, { version, record });
+      return record;
     } catch (err) {
       if (err instanceof PkgfleetError) throw err;
       throw new StoreError('E_SNAPSHOT_RECORD', `snapshot ${id}: ${path} is unusable (${(err as Error).message})`, 'remove the snapshot with `repo-agent gc` or restore the record', { cause: err });
@@ -249,6 +262,7 @@ export class DirStore implements Store {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(err, `removing snapshot ${id}`, 'check the state directory');
     }
     await unlink(this.recordPath(id)).catch(() => {});
+    this.records.delete(id);
     await rm(trash, { recursive: true, force: true });
   }
 
