@@ -61,11 +61,25 @@ async function scanWithCache(tree: string, cacheFile: string | undefined): Promi
 async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTreeResult> {
   const cred = readCredentialFile(opts.credentialPath);
   if (cred.role !== 'deploy') throw new UsageError(`credential ${cred.id} (${opts.credentialPath}) is a ${cred.role} credential`, 'use the deploy credential made by `repo-agent credentials issue`');
-  const manifest = await scanWithCache(tree, opts.hashCacheFile);
-  const conn = await ClientConnection.connect(cred, { agent: 'orchestrator-agent', logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
+  const t0 = performance.now();
+  const ms: Record<string, number> = {};
+  const lap = (name: string) => (ms[name] = Math.round(performance.now() - t0));
+  // Connect (TLS-PSK, WebSocket upgrade, hello/welcome) while the tree is scanned: neither needs the other.
+  const connecting = ClientConnection.connect(cred, { agent: 'orchestrator-agent', logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
+  connecting.then(() => lap('connected'), () => {});
+  let manifest;
+  try {
+    manifest = await scanWithCache(tree, opts.hashCacheFile);
+    lap('scanned');
+  } catch (err) {
+    connecting.then((c) => c.close('deploy failed'), () => {});
+    throw err;
+  }
+  const conn = await connecting;
   try {
     conn.send({ type: 'deploy.offer', manifest, activate: opts.activate });
     const lacking = await conn.next(['deploy.lacking'], 120_000, 'the list of lacking files');
+    lap('lacking');
     const bytesLacking = lacking.entries.reduce((n, e) => n + e.size, 0);
     opts.logger.info('repo server lacks', { id: lacking.id, files: lacking.entries.length, bytes: bytesLacking, of: manifest.entries.length });
     // Coalesce tar-stream's small chunks into frames of up to 1 MiB.
@@ -88,7 +102,10 @@ async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTre
       await flush();
     }
     conn.send({ type: 'deploy.end' });
+    lap('sent');
     const done = await conn.next(['deploy.done'], opts.verifyTimeoutMs ?? 600_000, 'the repo server to verify and activate the snapshot');
+    lap('done');
+    opts.logger.debug('deploy timings (ms since the attempt began)', ms);
     const bytesSent = conn.bytesSent;
     conn.close('deploy complete');
     return { done, tree, bytesSent, lackingFiles: lacking.entries.length, url: cred.url };
