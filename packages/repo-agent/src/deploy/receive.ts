@@ -194,7 +194,7 @@ interface AssembleState {
 async function assemble(store: Store, s: AssembleState, tarStream: Readable): Promise<{ result: DeployResult; record: SnapshotRecord }> {
   const { id, manifest, counter, opts } = s;
   const what = `snapshot ${id}`;
-  // Where the time goes (logged with the result): begin, receive, link, grace, signatures, commit, swap.
+  // Where the time goes (logged with the result): begin, receive, link, grace, signatures, flush, commit, swap.
   const ms: Record<string, number> = {};
   let tPhase = performance.now();
   const phase = (name: string) => {
@@ -282,9 +282,21 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
     }
 
     phase('grace');
-    // 4. Signatures against the trusted key, and the signed indexes against the files.
-    const report = await verifySnapshotSignatures(manifest.entries, (p) => staged.readFile(p), opts.trustedKey, what);
+    // 4. Signatures against the trusted key, and the signed indexes against the files (CPU),
+    // while the staged files and directories are fsynced (I/O): both before the commit.
+    const flushing = staged.flush();
+    flushing.catch(() => {});
+    let report: Awaited<ReturnType<typeof verifySnapshotSignatures>>;
+    try {
+      report = await verifySnapshotSignatures(manifest.entries, (p) => staged.readFile(p), opts.trustedKey, what);
+    } catch (err) {
+      // Let the fsyncs finish before the staged tree is removed.
+      await flushing.catch(() => {});
+      throw err;
+    }
     phase('signatures');
+    await flushing;
+    phase('flush');
 
     // 5. Durable, then live.
     const record: SnapshotRecord = { id, createdAt: s.now.toISOString(), entries: manifest.entries, grace };

@@ -38,6 +38,8 @@ export interface StagedSnapshot {
   prepare(files: readonly ManifestEntry[], replace: ReadonlySet<string>): Promise<Set<string>>;
   /** The bytes of a small staged file (signatures, Release, repomd.xml). */
   readFile(path: string): Promise<Buffer>;
+  /** Make everything staged so far durable (commit does it too, if not done before). */
+  flush(): Promise<void>;
   /** Make the snapshot durable and known to list(); it is not live yet. */
   commit(record: SnapshotRecord): Promise<void>;
   /** Throw away everything staged. Never touches committed snapshots. */
