@@ -69,6 +69,8 @@ export class DirStore implements Store {
   readonly lockPath: string;
   /** Parsed records by id, with the version (inode, size, mtime) of the file they were read from. */
   private readonly records = new Map<string, { version: string; record: SnapshotRecord }>();
+  /** The list of the spare tree this process prepared. */
+  private spareList: { version: string; entries: ManifestEntry[] } | undefined;
 
   constructor(readonly root: string, readonly logger?: Logger) {
     this.location = root;
@@ -190,9 +192,15 @@ export class DirStore implements Store {
     const tree = join(this.stagingDir, `.spare.${base}`);
     const list = `${tree}.json`;
     try {
-      const raw = JSON.parse(await readFile(list, 'utf8')) as Record<string, unknown>;
-      if (raw.format !== SPARE_FORMAT || raw.base !== base) throw new Error(`not a ${SPARE_FORMAT} list for ${base}`);
-      const { entries } = validateManifest({ entries: raw.entries }, list);
+      const st = await stat(list);
+      const version = `${list}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      let entries = this.spareList?.version === version ? this.spareList.entries : undefined;
+      if (!entries) {
+        const raw = JSON.parse(await readFile(list, 'utf8')) as Record<string, unknown>;
+        if (raw.format !== SPARE_FORMAT || raw.base !== base) throw new Error(`not a ${SPARE_FORMAT} list for ${base}`);
+        entries = validateManifest({ entries: raw.entries }, list).entries;
+      }
+      this.spareList = undefined;
       await unlink(list);
       await rename(tree, dir);
       return entries;
@@ -226,7 +234,11 @@ export class DirStore implements Store {
     await inParallel(files, PLACE_PARALLEL, (f) => link(join(src, f.path), join(tree, f.path)));
     await inParallel([tree, ...dirs.map((d) => join(tree, d))], FSYNC_PARALLEL, fsyncDir);
     // writeFileAtomic fsyncs staging/ after its rename, which also makes the tree's entry durable.
-    await writeFileAtomic(`${tree}.json`, JSON.stringify({ format: SPARE_FORMAT, base: record.id, entries: files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode })) }));
+    const entries = files.map(({ path, size, sha256, mode }) => ({ path, size, sha256, mode }));
+    await writeFileAtomic(`${tree}.json`, JSON.stringify({ format: SPARE_FORMAT, base: record.id, entries }));
+    const st = await stat(`${tree}.json`);
+    // The list as written, for takeSpare in this process (the file is read if it changed).
+    this.spareList = { version: `${tree}.json:${st.ino}:${st.size}:${st.mtimeMs}`, entries };
   }
 
   async activate(id: string): Promise<void> {
