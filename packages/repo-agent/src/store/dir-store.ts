@@ -337,6 +337,8 @@ class HashingCounter extends Transform {
 }
 
 const FSYNC_PARALLEL = 64;
+/** Files up to this size are received into memory and written in one call. */
+const SMALL_FILE = 1 << 20;
 
 async function fsyncFile(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -501,6 +503,7 @@ class DirStaged implements StagedSnapshot {
   async write(entry: ManifestEntry, content: Readable): Promise<void> {
     const what = `snapshot ${this.id}: ${entry.path}`;
     const full = await this.parentOf(entry.path);
+    if (entry.size <= SMALL_FILE) return this.writeSmall(entry, content, full, what);
     const counter = new HashingCounter(entry.size, what);
     try {
       const fh = await open(full, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, entry.mode);
@@ -521,6 +524,43 @@ class DirStaged implements StagedSnapshot {
         `${what}: received ${counter.bytes} bytes with SHA-256 ${sha256}, the manifest says ${entry.size} bytes with ${entry.sha256}`,
         'the file changed in transit or the manifest is wrong: the snapshot is refused, the live one is untouched',
       );
+    }
+  }
+
+  /**
+   * A small file (most metadata) is taken whole into memory, checked, then written in one call:
+   * a third of the thread-pool round trips of a stream, and a wrong one never touches the disk.
+   */
+  private async writeSmall(entry: ManifestEntry, content: Readable, full: string, what: string): Promise<void> {
+    const hash = createHash('sha256');
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of content as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > entry.size) throw new StoreError('E_SNAPSHOT_SIZE', `${what}: more than the ${entry.size} bytes the manifest gives`, 'the sender and the manifest disagree: redeploy');
+      hash.update(chunk);
+      chunks.push(chunk);
+    }
+    const sha256 = hash.digest('hex');
+    if (bytes !== entry.size || sha256 !== entry.sha256) {
+      throw new StoreError(
+        'E_SNAPSHOT_HASH',
+        `${what}: received ${bytes} bytes with SHA-256 ${sha256}, the manifest says ${entry.size} bytes with ${entry.sha256}`,
+        'the file changed in transit or the manifest is wrong: the snapshot is refused, the live one is untouched',
+      );
+    }
+    try {
+      const fh = await open(full, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, entry.mode);
+      try {
+        await fh.chmod(entry.mode);
+        await fh.writeFile(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
+      } finally {
+        await fh.close();
+      }
+      // fsynced with the others at commit.
+      this.written.push(full);
+    } catch (err) {
+      throw fsError(err, `writing ${what} in ${this.dir}`, `free space in ${this.store.root} or fix the sender; the live snapshot is untouched`);
     }
   }
 
