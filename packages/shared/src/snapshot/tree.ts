@@ -92,6 +92,9 @@ export async function scanTree(root: string, cache?: HashCache): Promise<Manifes
   return { entries };
 }
 
+/** Files up to this size are read in one call (bounded memory: one at a time). */
+const SMALL_FILE = 1 << 20;
+
 /**
  * A tar stream (ustar/pax, regular files only) of `entries` read from `root`, streamed one file
  * at a time with backpressure. A file whose size changed since the manifest was made fails the
@@ -107,8 +110,15 @@ export function packTree(root: string, entries: readonly ManifestEntry[]): Reada
         if (!st.isFile() || st.size !== e.size) {
           throw new FormatError('E_SNAPSHOT_CHANGED', `${join(root, e.path)} changed since its manifest was made (size ${st.size}, expected ${e.size})`, 'do not modify a tree while it is being deployed');
         }
-        const entry = pack.entry({ name: e.path, size: e.size, mode: e.mode, type: 'file', mtime: st.mtime });
-        await pipeline(fh.createReadStream({ autoClose: false }), entry);
+        const header = { name: e.path, size: e.size, mode: e.mode, type: 'file' as const, mtime: st.mtime };
+        if (e.size <= SMALL_FILE) {
+          // Most metadata: one read instead of a stream's round trips.
+          const body = await fh.readFile();
+          if (body.length !== e.size) throw new FormatError('E_SNAPSHOT_CHANGED', `${join(root, e.path)} changed while it was read (${body.length} bytes, expected ${e.size})`, 'do not modify a tree while it is being deployed');
+          await new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
+        } else {
+          await pipeline(fh.createReadStream({ autoClose: false }), pack.entry(header));
+        }
       } finally {
         await fh.close();
       }
