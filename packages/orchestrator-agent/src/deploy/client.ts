@@ -41,9 +41,12 @@ export function treeToDeploy(root: string): string {
 
 const FRAME = 1 << 20;
 
-/** scanTree with the hashes of earlier deploys (published files never change in place). */
-async function scanWithCache(tree: string, cacheFile: string | undefined): Promise<Awaited<ReturnType<typeof scanTree>>> {
-  if (!cacheFile) return scanTree(tree);
+/**
+ * scanTree with the hashes of earlier deploys (published files never change in place). The cache
+ * is saved while the deploy goes on: `saved` settles once it is written.
+ */
+async function scanWithCache(tree: string, cacheFile: string | undefined): Promise<{ manifest: Awaited<ReturnType<typeof scanTree>>; saved: Promise<void> }> {
+  if (!cacheFile) return { manifest: await scanTree(tree), saved: Promise.resolve() };
   let cache: HashCache = new Map();
   try {
     cache = new Map(Object.entries(JSON.parse(await readFile(cacheFile, 'utf8')) as Record<string, string>));
@@ -53,9 +56,12 @@ async function scanWithCache(tree: string, cacheFile: string | undefined): Promi
   const manifest = await scanTree(tree, cache);
   // A cache: written by rename (never half-read) but not fsynced; losing it costs one re-hash.
   const tmp = `${cacheFile}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(Object.fromEntries(cache)));
-  await rename(tmp, cacheFile);
-  return manifest;
+  const saved = (async () => {
+    await writeFile(tmp, JSON.stringify(Object.fromEntries(cache)));
+    await rename(tmp, cacheFile);
+  })();
+  saved.catch(() => {});
+  return { manifest, saved };
 }
 
 async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTreeResult> {
@@ -68,8 +74,9 @@ async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTre
   const connecting = ClientConnection.connect(cred, { agent: 'orchestrator-agent', logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
   connecting.then(() => lap('connected'), () => {});
   let manifest;
+  let saved: Promise<void>;
   try {
-    manifest = await scanWithCache(tree, opts.hashCacheFile);
+    ({ manifest, saved } = await scanWithCache(tree, opts.hashCacheFile));
     lap('scanned');
   } catch (err) {
     connecting.then((c) => c.close('deploy failed'), () => {});
@@ -108,6 +115,7 @@ async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTre
     opts.logger.debug('deploy timings (ms since the attempt began)', ms);
     const bytesSent = conn.bytesSent;
     conn.close('deploy complete');
+    await saved.catch((err: unknown) => opts.logger.warn(`could not save the hash cache ${opts.hashCacheFile}; the next deploy hashes the tree again`, { reason: (err as Error).message }));
     return { done, tree, bytesSent, lackingFiles: lacking.entries.length, url: cred.url };
   } catch (err) {
     conn.close('deploy failed');
