@@ -18,7 +18,7 @@ import {
 import { inParallel, newSnapshotId, validateSnapshotId } from '../store/dir-store';
 import type { HeldLock } from '../store/lock';
 import type { ContentRef, SnapshotRecord, Store } from '../store/store';
-import { verifySnapshotSignatures, type TrustedKey } from './signatures';
+import { verifySnapshotSignatures, VerifiedSignatures, type TrustedKey } from './signatures';
 
 /**
  * Receiving a snapshot: manifest in, the list of content lacking out, then a tar stream of exactly
@@ -64,7 +64,8 @@ export interface DeployOptions {
   counter?: DeployCounter;
   /**
    * A long-running receiver (the daemon): stage over the spare tree the store prepared, and after
-   * the answer, still under the lock, prepare one from the new snapshot for the next deploy.
+   * the answer, still under the lock, prepare one from the new snapshot for the next deploy; keep
+   * the signatures verified (by key and content hashes) for the next deploys.
    */
   spare?: boolean;
 }
@@ -94,6 +95,8 @@ export interface PendingDeploy {
 export class DeployError extends PkgfleetError {}
 
 const PLACE_PARALLEL = 16;
+/** Signatures this process verified, for the daemon's next deploys (see VerifiedSignatures). */
+const verifiedSignatures = new VerifiedSignatures();
 
 function refuse(what: string, name: string, problem: string): DeployError {
   return new DeployError('E_DEPLOY_TAR', `${what}: tar entry ${JSON.stringify(name)} refused: ${problem}`, 'the sender must stream regular files listed in the manifest only; nothing was activated');
@@ -288,7 +291,7 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
     flushing.catch(() => {});
     let report: Awaited<ReturnType<typeof verifySnapshotSignatures>>;
     try {
-      report = await verifySnapshotSignatures(manifest.entries, (p) => staged.readFile(p), opts.trustedKey, what);
+      report = await verifySnapshotSignatures(manifest.entries, (p) => staged.readFile(p), opts.trustedKey, what, opts.spare ? verifiedSignatures : undefined);
     } catch (err) {
       // Let the fsyncs finish before the staged tree is removed.
       await flushing.catch(() => {});
