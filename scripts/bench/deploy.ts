@@ -68,7 +68,9 @@ try {
   // under its lock. Wait for it before timing anything, so that work never shares the CPU with
   // the rsync measured next (nor slows the next deploy's timing: that one would wait for the lock).
   const settled = async () => {
-    while (existsSync(join(repoState, 'lock'))) await new Promise((r) => setTimeout(r, 10));
+    for (const until = Date.now() + 120_000; existsSync(join(repoState, 'lock')); await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > until) throw new Error(`the repo-agent still holds ${join(repoState, 'lock')} after 120 s`);
+    }
   };
   const rsync = async () => (await settled(), timed(['rsync', '-a', '--delete', '--stats', '-e', ssh, `${root}/current/`, `${sshd.user}@127.0.0.1:${rsyncDest}/`]));
   const deploy = async () => (await settled(), timed([...oa, 'deploy', '--state-dir', work, '--root', root, '--credential', cred]));

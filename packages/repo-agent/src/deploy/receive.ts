@@ -95,6 +95,14 @@ export interface PendingDeploy {
 export class DeployError extends PkgfleetError {}
 
 const PLACE_PARALLEL = 16;
+/** Spare trees being prepared after an answer (each holds the store's lock until it is done). */
+const background = new Set<Promise<void>>();
+
+/** Settles once no spare tree is being prepared: a stopping daemon waits for it, so it leaves its lock released. */
+export async function deploysSettled(): Promise<void> {
+  while (background.size) await Promise.all([...background]);
+}
+
 /** Signatures this process verified, for the daemon's next deploys (see VerifiedSignatures). */
 const verifiedSignatures = new VerifiedSignatures();
 
@@ -163,10 +171,14 @@ export async function beginDeploy(store: Store, manifestInput: Manifest, opts: D
           // After the answer, still holding the lock: the next deploy (which waits for the lock)
           // starts from a copy of this snapshot. A failure only costs the next deploy that head start.
           const t = performance.now();
-          void store.prepareSpare(done.record)
+          const task: Promise<void> = store.prepareSpare(done.record)
             .then(() => opts.logger?.debug(`spare tree of snapshot ${id} ready`, { ms: Math.round(performance.now() - t) }))
             .catch((err: unknown) => opts.logger?.warn(`could not prepare the spare tree of snapshot ${id}; the next deploy lays out every file`, { reason: (err as Error).message }))
-            .finally(() => void finish());
+            .finally(async () => {
+              await finish();
+              background.delete(task);
+            });
+          background.add(task);
         } else {
           await finish();
         }

@@ -7,7 +7,7 @@ import { makeTestKey, writeSignedTree, type TestKey } from '../../../../test/hel
 import { DirStore } from '../store/dir-store';
 import { gc, verifySnapshot } from '../snapshots';
 import { deployFromDirectory } from './local';
-import type { DeployOptions, DeployResult } from './receive';
+import { deploysSettled, type DeployOptions, type DeployResult } from './receive';
 
 /**
  * Deploys staged over the spare tree (a copy of the snapshot before, prepared after each deploy
@@ -60,7 +60,9 @@ describe('deploy over the spare tree', () => {
     const store = new DirStore(await tmp());
     const a = await tree({ packages: 12 }, { 'extra/x/y': 'y' });
     const first = await deployFromDirectory(store, a, opts);
-    await settled(store);
+    // What a stopping daemon waits for: the spare tree is complete and the lock released.
+    await deploysSettled();
+    expect(await readdir(store.root)).not.toContain('lock');
     expect((await readdir(store.stagingDir)).sort()).toEqual([`.spare.${first.id}`, `.spare.${first.id}.json`]);
     const spareDir = await stat(join(store.stagingDir, `.spare.${first.id}`, 'apt'));
     await expectExactly(store, first, a);
