@@ -3,7 +3,7 @@
 // the same run: seconds and bytes on the wire.
 // Run: npm run bench -- deploy   (needs npm run build; openssh-server, rsync, dpkg-dev from Debian; root)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDeb } from '../../test/helpers/debs.ts';
@@ -64,8 +64,16 @@ try {
   const ssh = `ssh -p ${sshd.port} -i ${keyFile} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o Compression=no`;
   const rsyncDest = join(work, 'rsync-dest');
   mkdirSync(rsyncDest);
-  const rsync = () => timed(['rsync', '-a', '--delete', '--stats', '-e', ssh, `${root}/current/`, `${sshd.user}@127.0.0.1:${rsyncDest}/`]);
-  const deploy = () => timed([...oa, 'deploy', '--state-dir', work, '--root', root, '--credential', cred]);
+  // After answering a deploy, the repo-agent copies the new snapshot's tree for the next deploy,
+  // under its lock. Wait for it before timing anything, so that work never shares the CPU with
+  // the rsync measured next (nor slows the next deploy's timing: that one would wait for the lock).
+  const settled = async () => {
+    for (const until = Date.now() + 120_000; existsSync(join(repoState, 'lock')); await new Promise((r) => setTimeout(r, 10))) {
+      if (Date.now() > until) throw new Error(`the repo-agent still holds ${join(repoState, 'lock')} after 120 s`);
+    }
+  };
+  const rsync = async () => (await settled(), timed(['rsync', '-a', '--delete', '--stats', '-e', ssh, `${root}/current/`, `${sshd.user}@127.0.0.1:${rsyncDest}/`]));
+  const deploy = async () => (await settled(), timed([...oa, 'deploy', '--state-dir', work, '--root', root, '--credential', cred]));
 
   const rows: string[] = [];
   const d1 = await deploy();
@@ -88,7 +96,8 @@ try {
 ${machineLine()}, load average ${loadavg()[0]!.toFixed(1)} at the end. A repository of ${N} .debs
 (~${PAYLOAD >> 10} KiB each, amd64/arm64/all) published by \`repo publish\`, deployed over loopback to a
 \`repo-agent serve --listen\` (TLS-PSK WebSocket; it verifies every hash and the signatures, hard-links
-what it already holds, swaps \`current\`) and, in the same run, copied with \`rsync -a --delete\` over
+what it already holds, swaps \`current\`; after answering, it prepares a copy of the new tree for
+the next deploy to start from, and the benchmark waits for that before timing anything else) and, in the same run, copied with \`rsync -a --delete\` over
 ssh to a local OpenSSH server (in place, no verification, no atomic swap). Times are whole commands
 (process start included); bytes are what went over the connection (deploy: tar stream of the lacking
 files; rsync: "Total bytes sent" of \`--stats\`).

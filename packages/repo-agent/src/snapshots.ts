@@ -84,6 +84,8 @@ export async function gc(store: Store, keep: number, timeoutMs: number): Promise
       await store.remove(r.id);
       removed.push(r.id);
     }
+    // A spare tree copied from a removed snapshot would keep its content on disk: drop it too.
+    if (removed.length) await store.recover();
     return { removed, kept: list.map((r) => r.id).filter((id) => !removed.includes(id)) };
   });
 }

@@ -41,9 +41,12 @@ export function treeToDeploy(root: string): string {
 
 const FRAME = 1 << 20;
 
-/** scanTree with the hashes of earlier deploys (published files never change in place). */
-async function scanWithCache(tree: string, cacheFile: string | undefined): Promise<Awaited<ReturnType<typeof scanTree>>> {
-  if (!cacheFile) return scanTree(tree);
+/**
+ * scanTree with the hashes of earlier deploys (published files never change in place). The cache
+ * is saved while the deploy goes on: `saved` settles once it is written.
+ */
+async function scanWithCache(tree: string, cacheFile: string | undefined): Promise<{ manifest: Awaited<ReturnType<typeof scanTree>>; saved: Promise<void> }> {
+  if (!cacheFile) return { manifest: await scanTree(tree), saved: Promise.resolve() };
   let cache: HashCache = new Map();
   try {
     cache = new Map(Object.entries(JSON.parse(await readFile(cacheFile, 'utf8')) as Record<string, string>));
@@ -53,19 +56,37 @@ async function scanWithCache(tree: string, cacheFile: string | undefined): Promi
   const manifest = await scanTree(tree, cache);
   // A cache: written by rename (never half-read) but not fsynced; losing it costs one re-hash.
   const tmp = `${cacheFile}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(Object.fromEntries(cache)));
-  await rename(tmp, cacheFile);
-  return manifest;
+  const saved = (async () => {
+    await writeFile(tmp, JSON.stringify(Object.fromEntries(cache)));
+    await rename(tmp, cacheFile);
+  })();
+  saved.catch(() => {});
+  return { manifest, saved };
 }
 
 async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTreeResult> {
   const cred = readCredentialFile(opts.credentialPath);
   if (cred.role !== 'deploy') throw new UsageError(`credential ${cred.id} (${opts.credentialPath}) is a ${cred.role} credential`, 'use the deploy credential made by `repo-agent credentials issue`');
-  const manifest = await scanWithCache(tree, opts.hashCacheFile);
-  const conn = await ClientConnection.connect(cred, { agent: 'orchestrator-agent', logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
+  const t0 = performance.now();
+  const ms: Record<string, number> = {};
+  const lap = (name: string) => (ms[name] = Math.round(performance.now() - t0));
+  // Connect (TLS-PSK, WebSocket upgrade, hello/welcome) while the tree is scanned: neither needs the other.
+  const connecting = ClientConnection.connect(cred, { agent: 'orchestrator-agent', logger: opts.logger, ...(opts.connectTimeoutMs ? { connectTimeoutMs: opts.connectTimeoutMs } : {}) });
+  connecting.then(() => lap('connected'), () => {});
+  let manifest;
+  let saved: Promise<void>;
+  try {
+    ({ manifest, saved } = await scanWithCache(tree, opts.hashCacheFile));
+    lap('scanned');
+  } catch (err) {
+    connecting.then((c) => c.close('deploy failed'), () => {});
+    throw err;
+  }
+  const conn = await connecting;
   try {
     conn.send({ type: 'deploy.offer', manifest, activate: opts.activate });
     const lacking = await conn.next(['deploy.lacking'], 120_000, 'the list of lacking files');
+    lap('lacking');
     const bytesLacking = lacking.entries.reduce((n, e) => n + e.size, 0);
     opts.logger.info('repo server lacks', { id: lacking.id, files: lacking.entries.length, bytes: bytesLacking, of: manifest.entries.length });
     // Coalesce tar-stream's small chunks into frames of up to 1 MiB.
@@ -88,9 +109,13 @@ async function attempt(tree: string, opts: DeployTreeOptions): Promise<DeployTre
       await flush();
     }
     conn.send({ type: 'deploy.end' });
+    lap('sent');
     const done = await conn.next(['deploy.done'], opts.verifyTimeoutMs ?? 600_000, 'the repo server to verify and activate the snapshot');
+    lap('done');
+    opts.logger.debug('deploy timings (ms since the attempt began)', ms);
     const bytesSent = conn.bytesSent;
     conn.close('deploy complete');
+    await saved.catch((err: unknown) => opts.logger.warn(`could not save the hash cache ${opts.hashCacheFile}; the next deploy hashes the tree again`, { reason: (err as Error).message }));
     return { done, tree, bytesSent, lackingFiles: lacking.entries.length, url: cred.url };
   } catch (err) {
     conn.close('deploy failed');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { authority, contextFor, DEFAULT_MANIFEST_LIMITS, parseListen, UsageError, type Command } from '@pkgfleet/shared';
 import { loadRepoAgent, loadTrustedKey } from '../config';
 import { startDeployServer } from '../daemon/deploy-server';
+import { deploysSettled } from '../deploy/receive';
 
 function configSets(file: string, key: string): boolean {
   try {
@@ -34,7 +35,15 @@ export function register(program: Command): void {
             host, port, stateDir, store, logger: ctx.logger.child({ part: 'deploy' }),
             deploy: { trustedKey, graceMs: config.gracePeriod, lockTimeoutMs: config.lockTimeout, limits: { ...DEFAULT_MANIFEST_LIMITS, maxEntries: config.maxFiles, maxFileSize: config.maxFileSize } },
           });
-          parts.push({ name: 'deploy', address: authority(deploy.host, deploy.port), close: () => deploy.close() });
+          parts.push({
+            name: 'deploy',
+            address: authority(deploy.host, deploy.port),
+            close: async () => {
+              await deploy.close();
+              // A spare tree being prepared after the last deploy holds the lock: let it finish.
+              await deploysSettled();
+            },
+          });
         }
         const http = await startHttpPart({ currentLink: store.currentLink, http: config.http, logger: ctx.logger });
         if (http) parts.push(http);

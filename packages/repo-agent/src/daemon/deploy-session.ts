@@ -29,7 +29,7 @@ export function createDeploySession(conn: Connection, store: Store, opts: Deploy
       switch (msg.type) {
         case 'deploy.offer': {
           if (pending) throw new ProtocolError('E_OUT_OF_ORDER', `deploy.offer while deploy ${pending.id} is still receiving`);
-          pending = await beginDeploy(store, msg.manifest as never, { ...opts, activate: msg.activate, logger: log });
+          pending = await beginDeploy(store, msg.manifest as never, { ...opts, activate: msg.activate, logger: log, spare: true });
           tar = new PassThrough({ highWaterMark: 4 << 20 });
           result = pending.receive(tar);
           // Surface a failure as soon as it happens (e.g. a refused tar entry), not only at deploy.end.

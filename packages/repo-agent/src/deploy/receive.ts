@@ -18,7 +18,7 @@ import {
 import { inParallel, newSnapshotId, validateSnapshotId } from '../store/dir-store';
 import type { HeldLock } from '../store/lock';
 import type { ContentRef, SnapshotRecord, Store } from '../store/store';
-import { verifySnapshotSignatures, type TrustedKey } from './signatures';
+import { verifySnapshotSignatures, VerifiedSignatures, type TrustedKey } from './signatures';
 
 /**
  * Receiving a snapshot: manifest in, the list of content lacking out, then a tar stream of exactly
@@ -62,6 +62,12 @@ export interface DeployOptions {
   signal?: AbortSignal;
   /** Pass one to watch progress; otherwise a fresh one is made. */
   counter?: DeployCounter;
+  /**
+   * A long-running receiver (the daemon): stage over the spare tree the store prepared, and after
+   * the answer, still under the lock, prepare one from the new snapshot for the next deploy; keep
+   * the signatures verified (by key and content hashes) for the next deploys.
+   */
+  spare?: boolean;
 }
 
 export interface DeployResult {
@@ -89,6 +95,16 @@ export interface PendingDeploy {
 export class DeployError extends PkgfleetError {}
 
 const PLACE_PARALLEL = 16;
+/** Spare trees being prepared after an answer (each holds the store's lock until it is done). */
+const background = new Set<Promise<void>>();
+
+/** Settles once no spare tree is being prepared: a stopping daemon waits for it, so it leaves its lock released. */
+export async function deploysSettled(): Promise<void> {
+  while (background.size) await Promise.all([...background]);
+}
+
+/** Signatures this process verified, for the daemon's next deploys (see VerifiedSignatures). */
+const verifiedSignatures = new VerifiedSignatures();
 
 function refuse(what: string, name: string, problem: string): DeployError {
   return new DeployError('E_DEPLOY_TAR', `${what}: tar entry ${JSON.stringify(name)} refused: ${problem}`, 'the sender must stream regular files listed in the manifest only; nothing was activated');
@@ -108,17 +124,29 @@ function indexOf(records: readonly SnapshotRecord[]): Map<string, ContentRef> {
  * held until receive() or abort() finishes, so gc cannot remove what the deploy links from.
  */
 export async function beginDeploy(store: Store, manifestInput: Manifest, opts: DeployOptions): Promise<PendingDeploy> {
+  const ms: Record<string, number> = {};
+  let tPhase = performance.now();
+  const phase = (name: string) => {
+    const t = performance.now();
+    ms[name] = Math.round((t - tPhase) * 10) / 10;
+    tPhase = t;
+  };
   const manifest = validateManifest(manifestInput, 'deploy manifest', opts.limits);
+  phase('validate');
   const now = opts.now ?? (() => new Date());
   const id = validateSnapshotId(opts.id ?? newSnapshotId(now(), randomBytes(3).toString('hex')));
   const counter = opts.counter ?? newCounter();
   const lock: HeldLock = await store.lock(`deploy ${id}`, { timeoutMs: opts.lockTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
   try {
+    phase('lock');
     await store.recover();
     const records = await store.list();
+    phase('list');
     const index = indexOf(records);
     const lacking = lackingContent(manifest, index);
     const previous = await store.live();
+    phase('index');
+    opts.logger?.debug(`deploy ${id}: ${lacking.length} of ${manifest.entries.length} files lacking`, { ms });
     const liveRecord = previous === undefined ? undefined : records.find((r) => r.id === previous);
     let finished = false;
     const finish = async () => {
@@ -132,11 +160,29 @@ export async function beginDeploy(store: Store, manifestInput: Manifest, opts: D
       counter,
       async receive(tarStream) {
         if (finished) throw new DeployError('E_DEPLOY_STATE', `deploy ${id} already finished`);
+        let done: { result: DeployResult; record: SnapshotRecord };
         try {
-          return await assemble(store, { id, manifest, index, lacking, liveRecord, previous, counter, opts, now: now() }, tarStream);
-        } finally {
+          done = await assemble(store, { id, manifest, index, lacking, liveRecord, previous, counter, opts, now: now() }, tarStream);
+        } catch (err) {
+          await finish();
+          throw err;
+        }
+        if (opts.spare && store.prepareSpare) {
+          // After the answer, still holding the lock: the next deploy (which waits for the lock)
+          // starts from a copy of this snapshot. A failure only costs the next deploy that head start.
+          const t = performance.now();
+          const task: Promise<void> = store.prepareSpare(done.record)
+            .then(() => opts.logger?.debug(`spare tree of snapshot ${id} ready`, { ms: Math.round(performance.now() - t) }))
+            .catch((err: unknown) => opts.logger?.warn(`could not prepare the spare tree of snapshot ${id}; the next deploy lays out every file`, { reason: (err as Error).message }))
+            .finally(async () => {
+              await finish();
+              background.delete(task);
+            });
+          background.add(task);
+        } else {
           await finish();
         }
+        return done.result;
       },
       async abort() {
         await finish();
@@ -160,12 +206,25 @@ interface AssembleState {
   now: Date;
 }
 
-async function assemble(store: Store, s: AssembleState, tarStream: Readable): Promise<DeployResult> {
+async function assemble(store: Store, s: AssembleState, tarStream: Readable): Promise<{ result: DeployResult; record: SnapshotRecord }> {
   const { id, manifest, counter, opts } = s;
   const what = `snapshot ${id}`;
+  // Where the time goes (logged with the result): begin, receive, link, grace, signatures, flush, commit, swap.
+  const ms: Record<string, number> = {};
+  let tPhase = performance.now();
+  const phase = (name: string) => {
+    const t = performance.now();
+    ms[name] = Math.round((t - tPhase) * 10) / 10;
+    tPhase = t;
+  };
   const byPath = new Map(manifest.entries.map((e) => [e.path, e]));
-  const staged = await store.begin(id);
+  // Hash-named files of the live snapshot stay reachable for the grace period (those the store holds).
+  const grace: GraceEntry[] = (s.liveRecord ? graceCarryOver(s.liveRecord, manifest, s.now.getTime(), opts.graceMs) : []).filter((g) => s.index.has(g.sha256));
+  const staged = await store.begin(id, { useSpare: opts.spare === true });
   try {
+    // Directories first; over a spare tree, the files it already holds as wanted stay.
+    const kept = await staged.prepare([...manifest.entries, ...grace], new Set(s.lacking.map((e) => e.path)));
+    phase('begin');
     // 1. The content that was sent, checked entry by entry while it streams.
     const stagedBySha = new Map<string, string>();
     const done = new Set<string>();
@@ -188,6 +247,7 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
         const e = byPath.get(h.name);
         if (!e) throw refuse(what, h.name, 'not in the manifest');
         if (done.has(e.path)) throw refuse(what, h.name, 'sent twice');
+        if (kept.has(e.path)) throw refuse(what, h.name, 'already held by the repo server (send only the lacking list)');
         if (h.size !== e.size) throw refuse(what, h.name, `${h.size} bytes, the manifest says ${e.size}`);
         // tar-stream entries are streamx streams: read them through a Node Readable.
         await staged.write(e, Readable.from(entry as AsyncIterable<Buffer>));
@@ -197,6 +257,7 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
         counter.bytesReceived += e.size;
       }
       await feeding;
+      phase('receive');
     } catch (err) {
       extract.destroy();
       tarStream.destroy();
@@ -207,6 +268,11 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
     const toPlace: Array<[ManifestEntry, ContentRef]> = [];
     for (const e of manifest.entries) {
       if (done.has(e.path)) continue;
+      if (kept.has(e.path)) {
+        counter.filesLinked++;
+        counter.bytesLinked += e.size;
+        continue;
+      }
       const stagedPath = stagedBySha.get(e.sha256);
       const ref: ContentRef | undefined = stagedPath !== undefined ? { staged: stagedPath } : s.index.get(e.sha256);
       if (!ref) {
@@ -222,36 +288,47 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
       counter.filesLinked++;
       counter.bytesLinked += e.size;
     });
+    phase('link');
 
-    // 3. Hash-named files of the live snapshot stay reachable for the grace period.
-    const grace: GraceEntry[] = s.liveRecord
-      ? graceCarryOver(s.liveRecord, manifest, s.now.getTime(), opts.graceMs)
-      : [];
-    const kept: GraceEntry[] = [];
+    // 3. The grace period's files.
     for (const g of grace) {
-      const ref = s.index.get(g.sha256);
-      if (!ref) continue;
-      await staged.place(g, ref);
-      kept.push(g);
+      if (!kept.has(g.path)) await staged.place(g, s.index.get(g.sha256)!);
       counter.filesCarried++;
     }
 
-    // 4. Signatures against the trusted key, and the signed indexes against the files.
-    const report = await verifySnapshotSignatures(manifest.entries, (p) => staged.readFile(p), opts.trustedKey, what);
+    phase('grace');
+    // 4. Signatures against the trusted key, and the signed indexes against the files (CPU),
+    // while the staged files and directories are fsynced (I/O): both before the commit.
+    const flushing = staged.flush();
+    flushing.catch(() => {});
+    let report: Awaited<ReturnType<typeof verifySnapshotSignatures>>;
+    try {
+      report = await verifySnapshotSignatures(manifest.entries, (p) => staged.readFile(p), opts.trustedKey, what, opts.spare ? verifiedSignatures : undefined);
+    } catch (err) {
+      // Let the fsyncs finish before the staged tree is removed.
+      await flushing.catch(() => {});
+      throw err;
+    }
+    phase('signatures');
+    await flushing;
+    phase('flush');
 
     // 5. Durable, then live.
-    const record: SnapshotRecord = { id, createdAt: s.now.toISOString(), entries: manifest.entries, grace: kept };
+    const record: SnapshotRecord = { id, createdAt: s.now.toISOString(), entries: manifest.entries, grace };
     await staged.commit(record);
+    phase('commit');
     const activate = opts.activate !== false;
     if (activate) await store.activate(id);
+    phase('swap');
     opts.logger?.info(`snapshot ${id} ${activate ? 'is live' : 'committed'}`, {
       files: manifest.entries.length,
       received: counter.filesReceived,
       linked: counter.filesLinked,
       carried: counter.filesCarried,
       bytesReceived: counter.bytesReceived,
+      ms,
     });
-    return {
+    const result: DeployResult = {
       id,
       activated: activate,
       previous: s.previous,
@@ -260,6 +337,7 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
       signatures: report.signatures,
       counter,
     };
+    return { result, record };
   } catch (err) {
     await staged.abort().catch(() => {});
     if (err instanceof PkgfleetError) throw err;

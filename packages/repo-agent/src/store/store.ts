@@ -28,8 +28,18 @@ export interface StagedSnapshot {
   write(entry: ManifestEntry, content: Readable): Promise<void>;
   /** Place a file whose content the store already holds (hard link, server-side copy…). */
   place(entry: ManifestEntry, from: ContentRef): Promise<void>;
+  /**
+   * Lay out the directories of `files` (the whole snapshot: entries and carried grace files)
+   * before any write or place. A snapshot staged over a prepared tree (begin with useSpare) keeps
+   * the files it already holds with the same path, SHA-256, size and mode, and removes the rest;
+   * paths in `replace` are never kept (their content arrives in the tar stream). Returns the
+   * paths kept: the caller must neither write nor place them.
+   */
+  prepare(files: readonly ManifestEntry[], replace: ReadonlySet<string>): Promise<Set<string>>;
   /** The bytes of a small staged file (signatures, Release, repomd.xml). */
   readFile(path: string): Promise<Buffer>;
+  /** Make everything staged so far durable (commit does it too, if not done before). */
+  flush(): Promise<void>;
   /** Make the snapshot durable and known to list(); it is not live yet. */
   commit(record: SnapshotRecord): Promise<void>;
   /** Throw away everything staged. Never touches committed snapshots. */
@@ -44,8 +54,17 @@ export interface Store {
   record(id: string): Promise<SnapshotRecord>;
   /** The id of the live snapshot, if any. */
   live(): Promise<string | undefined>;
-  /** Start staging snapshot `id` (must not exist). Call under the lock. */
-  begin(id: string): Promise<StagedSnapshot>;
+  /**
+   * Start staging snapshot `id` (must not exist). Call under the lock. With useSpare, over the
+   * tree prepareSpare made, if there is one.
+   */
+  begin(id: string, opts?: { useSpare?: boolean }): Promise<StagedSnapshot>;
+  /**
+   * Make a private copy of committed snapshot `record` for the next begin({ useSpare }) to start
+   * from, so a deploy changes what differs instead of laying out every directory and link again.
+   * Call under the lock.
+   */
+  prepareSpare?(record: SnapshotRecord): Promise<void>;
   /** Make `id` live in one step. Call under the lock. */
   activate(id: string): Promise<void>;
   /** Delete a snapshot that is not live. Call under the lock. */

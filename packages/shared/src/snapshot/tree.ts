@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, open, readdir } from 'node:fs/promises';
+import { createReadStream, lstatSync, readdirSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -39,29 +39,40 @@ export async function scanTree(root: string, cache?: HashCache): Promise<Manifes
   const seen: HashCache = new Map();
   const entries: ManifestEntry[] = [];
   const misses: Array<{ entry: ManifestEntry; id: string }> = [];
-  // Stats of a directory in parallel (one thread-pool round trip each would add up over
-  // thousands of files); the files not in the cache are hashed afterwards.
-  async function walk(rel: string): Promise<void> {
-    const dir = rel ? join(root, rel) : root;
-    const names = await readdir(dir);
-    const subdirs: string[] = [];
-    await Promise.all(names.map(async (name) => {
-      const relPath = rel ? `${rel}/${name}` : name;
-      validateSnapshotPath(relPath, root);
-      const st = await lstat(join(root, relPath));
-      if (st.isDirectory()) subdirs.push(relPath);
-      else if (st.isFile()) {
-        const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-        const entry: ManifestEntry = { path: relPath, size: st.size, sha256: cache?.get(id) ?? '', mode: st.mode & 0o777 };
-        entries.push(entry);
-        if (entry.sha256) seen.set(id, entry.sha256);
-        else misses.push({ entry, id });
-      } else {
-        const kind = st.isSymbolicLink() ? 'a symlink' : 'not a regular file (device, FIFO or socket)';
-        throw new FormatError('E_SNAPSHOT_FILE_TYPE', `${join(root, relPath)} is ${kind}`, 'a repository tree may hold regular files and directories only: replace links by copies');
+  // The walk is metadata only (readdir, lstat): synchronous calls cost a third of the same calls
+  // through the thread pool (no hop, no promise each) over thousands of entries. It yields to the
+  // event loop every few milliseconds so that work started beside it (a connection) progresses.
+  // The entry types readdir gives (getdents' d_type) spare a stat per directory; files need one
+  // for the cache key. Files not in the cache are hashed afterwards, streamed.
+  async function walk(): Promise<void> {
+    const dirs = [''];
+    let lastYield = performance.now();
+    for (let rel = dirs.pop(); rel !== undefined; rel = dirs.pop()) {
+      for (const d of readdirSync(rel ? join(root, rel) : root, { withFileTypes: true })) {
+        const relPath = rel ? `${rel}/${d.name}` : d.name;
+        validateSnapshotPath(relPath, root);
+        if (d.isDirectory()) {
+          dirs.push(relPath);
+          continue;
+        }
+        const st = lstatSync(join(root, relPath));
+        if (st.isDirectory()) dirs.push(relPath);
+        else if (st.isFile()) {
+          const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+          const entry: ManifestEntry = { path: relPath, size: st.size, sha256: cache?.get(id) ?? '', mode: st.mode & 0o777 };
+          entries.push(entry);
+          if (entry.sha256) seen.set(id, entry.sha256);
+          else misses.push({ entry, id });
+        } else {
+          const kind = st.isSymbolicLink() ? 'a symlink' : 'not a regular file (device, FIFO or socket)';
+          throw new FormatError('E_SNAPSHOT_FILE_TYPE', `${join(root, relPath)} is ${kind}`, 'a repository tree may hold regular files and directories only: replace links by copies');
+        }
       }
-    }));
-    await Promise.all(subdirs.map(walk));
+      if (performance.now() - lastYield > 4) {
+        await new Promise((r) => setImmediate(r));
+        lastYield = performance.now();
+      }
+    }
   }
   async function hashMisses(): Promise<void> {
     for (const { entry, id } of misses) {
@@ -71,7 +82,7 @@ export async function scanTree(root: string, cache?: HashCache): Promise<Manifes
       seen.set(id, sha256);
     }
   }
-  await walk('');
+  await walk();
   await hashMisses();
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (cache) {
@@ -80,6 +91,9 @@ export async function scanTree(root: string, cache?: HashCache): Promise<Manifes
   }
   return { entries };
 }
+
+/** Files up to this size are read in one call (bounded memory: one at a time). */
+const SMALL_FILE = 1 << 20;
 
 /**
  * A tar stream (ustar/pax, regular files only) of `entries` read from `root`, streamed one file
@@ -96,8 +110,15 @@ export function packTree(root: string, entries: readonly ManifestEntry[]): Reada
         if (!st.isFile() || st.size !== e.size) {
           throw new FormatError('E_SNAPSHOT_CHANGED', `${join(root, e.path)} changed since its manifest was made (size ${st.size}, expected ${e.size})`, 'do not modify a tree while it is being deployed');
         }
-        const entry = pack.entry({ name: e.path, size: e.size, mode: e.mode, type: 'file', mtime: st.mtime });
-        await pipeline(fh.createReadStream({ autoClose: false }), entry);
+        const header = { name: e.path, size: e.size, mode: e.mode, type: 'file' as const, mtime: st.mtime };
+        if (e.size <= SMALL_FILE) {
+          // Most metadata: one read instead of a stream's round trips.
+          const body = await fh.readFile();
+          if (body.length !== e.size) throw new FormatError('E_SNAPSHOT_CHANGED', `${join(root, e.path)} changed while it was read (${body.length} bytes, expected ${e.size})`, 'do not modify a tree while it is being deployed');
+          await new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
+        } else {
+          await pipeline(fh.createReadStream({ autoClose: false }), pack.entry(header));
+        }
       } finally {
         await fh.close();
       }
