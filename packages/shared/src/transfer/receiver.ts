@@ -225,9 +225,23 @@ export class IncomingStore {
   }
 }
 
-/** Writes one incoming file to its partial name while hashing it. */
+/**
+ * Bytes accepted by FileWriter.write that may wait for the disk. The socket keeps being read and
+ * the data hashed while the previous chunk is written, instead of hashing only after each write.
+ */
+const MAX_UNWRITTEN_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Writes one incoming file to its partial name while hashing it. Writes run one at a time, in
+ * order (a killed orchestrator leaves a partial without holes, so its size is the resume offset),
+ * but a chunk is hashed and accepted while the one before it is still being written.
+ */
 export class FileWriter {
   private position: number;
+  /** The chain of writes; rejects with the first write error. */
+  private writing: Promise<void> = Promise.resolve();
+  private unwritten = 0;
+  private failure: unknown;
 
   constructor(
     private readonly store: IncomingStore,
@@ -238,24 +252,43 @@ export class FileWriter {
     this.position = w.cur.offset;
   }
 
+  private async writeAt(data: Buffer, position: number): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
+  }
+
   async write(data: Buffer): Promise<void> {
-    try {
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await this.fh.write(data, done, data.length - done, this.position);
-        done += bytesWritten;
-        this.position += bytesWritten;
-      }
+    if (this.failure === undefined) {
       this.hash.update(data);
       relief.note(data.length);
-    } catch (err) {
+      const position = this.position;
+      this.position += data.length;
+      this.unwritten += data.length;
+      // After a failed write the rest are skipped: no later chunk lands beyond a gap.
+      this.writing = this.writing.then(() => (this.failure === undefined ? this.writeAt(data, position) : undefined)).then(
+        () => {
+          this.unwritten -= data.length;
+        },
+        (err: unknown) => {
+          this.failure ??= err;
+        },
+      );
+      if (this.unwritten <= MAX_UNWRITTEN_BYTES) return;
+      await this.writing;
+    }
+    if (this.failure !== undefined) {
       await this.abort(true);
-      throw diskError(err, this.w.cur.name, this.w.dir);
+      throw diskError(this.failure, this.w.cur.name, this.w.dir);
     }
   }
 
   async finish(pushedBy: string): Promise<Landed> {
     try {
+      await this.writing;
+      if (this.failure !== undefined) throw this.failure;
       await this.fh.sync();
       await this.fh.close();
     } catch (err) {
@@ -271,6 +304,9 @@ export class FileWriter {
 
   /** Stop writing; keep the partial for a later resume unless `remove`. */
   async abort(remove: boolean): Promise<void> {
+    await this.writing;
+    // A partial whose write failed may miss bytes: it cannot be resumed.
+    if (this.failure !== undefined) remove = true;
     if (!remove) await this.fh.sync().catch(() => {});
     await this.fh.close().catch(() => {});
     if (remove) await rm(this.w.partial, { force: true }).catch(() => {});
