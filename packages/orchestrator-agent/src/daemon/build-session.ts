@@ -52,7 +52,7 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
           machine.closeCurrent();
           // Land in the background (fsync, hash check, rename, group-committed manifest) while the
           // next file streams in; at most MAX_LANDING at once.
-          const landing = w.finish(pushedBy).then(
+          const landing = w.finish(pushedBy, cur.sha256).then(
             (landed) => {
               conn.send({ type: 'file.done', name: cur.name, sha256: cur.sha256, bytesReceived: landed.bytesReceived });
               log.info('file landed', { release: scope.release, target: scope.target, file: cur.name, size: cur.size, bytesReceived: landed.bytesReceived, resumedFrom: landed.resumedFrom });

@@ -45,6 +45,15 @@ function diskError(err: unknown, what: string, dir: string): Error {
   return new TransferError('E_RECEIVE_IO', `could not store ${what} in ${dir}: ${(err as Error).message}`, 'check the orchestrator\'s state directory', { cause: err });
 }
 
+/**
+ * Where the unfinished bytes of an offered file wait: named by the file's hash when the offer
+ * carried it (protocol 1), else by its name (protocol 2; a partial left by other content under the
+ * same name fails the final hash check and is removed, so the next attempt starts over).
+ */
+function partialPath(dir: string, f: { name: string; sha256?: string | undefined }): string {
+  return join(dir, '.partial', f.sha256 ?? `${f.name}.part`);
+}
+
 export class IncomingStore {
   private locks = new Map<string, Promise<unknown>>();
   private busy = new Set<string>();
@@ -94,9 +103,24 @@ export class IncomingStore {
     const out: FileState[] = [];
     for (const f of files) {
       const have = landed.get(f.name);
+      const onDisk = have ? await stat(join(dir, f.name)).catch(() => undefined) : undefined;
+      const held = async () => {
+        const partial = await stat(partialPath(dir, f)).catch(() => undefined);
+        return partial && partial.size > 0 && partial.size <= f.size ? partial.size : 0;
+      };
+      if (f.sha256 === undefined) {
+        // No hash offered (protocol 2): say what landed; the sender compares and decides (and
+        // land() still refuses different content without replace). A landed file missing from
+        // the disk is sent again.
+        if (have && onDisk && onDisk.size === have.size) out.push({ name: f.name, state: 'landed', offset: await held(), size: have.size, sha256: have.sha256 });
+        else {
+          const offset = await held();
+          out.push({ name: f.name, state: offset > 0 ? 'partial' : 'missing', offset });
+        }
+        continue;
+      }
       if (have && have.sha256 === f.sha256 && have.size === f.size) {
-        const st = await stat(join(dir, f.name)).catch(() => undefined);
-        if (st && st.size === f.size) {
+        if (onDisk && onDisk.size === f.size) {
           out.push({ name: f.name, state: 'complete', offset: f.size });
           continue;
         }
@@ -104,9 +128,8 @@ export class IncomingStore {
         out.push({ name: f.name, state: 'conflict', offset: 0 });
         continue;
       }
-      const partial = await stat(join(dir, '.partial', f.sha256)).catch(() => undefined);
-      if (partial && partial.size > 0 && partial.size <= f.size) out.push({ name: f.name, state: 'partial', offset: partial.size });
-      else out.push({ name: f.name, state: 'missing', offset: 0 });
+      const offset = await held();
+      out.push({ name: f.name, state: offset > 0 ? 'partial' : 'missing', offset });
     }
     return out;
   }
@@ -115,7 +138,7 @@ export class IncomingStore {
   async begin(release: string, target: string, cur: CurrentFile, replace: boolean): Promise<FileWriter> {
     const dir = this.dirFor(release, target);
     const partialDir = join(dir, '.partial');
-    const partial = join(partialDir, cur.sha256);
+    const partial = partialPath(dir, cur);
     if (this.busy.has(partial)) {
       throw new TransferError('E_BUSY', `${cur.name} is being received from another connection right now`, 'wait for the other push to finish, then push again');
     }
@@ -145,17 +168,17 @@ export class IncomingStore {
   }
 
   /** Called by FileWriter when the last byte is in: verify, land, record. */
-  async land(w: { dir: string; partial: string; release: string; target: string; cur: CurrentFile; replace: boolean }, digest: string, pushedBy: string): Promise<Landed> {
+  async land(w: { dir: string; partial: string; release: string; target: string; cur: CurrentFile; replace: boolean }, digest: string, expected: string, pushedBy: string): Promise<Landed> {
     const { dir, partial, release, target, cur } = w;
-    if (digest !== cur.sha256) {
+    if (digest !== expected) {
       await rm(partial, { force: true });
-      throw new TransferError('E_HASH_MISMATCH', `${cur.name}: received bytes hash to ${digest}, not the announced ${cur.sha256}; nothing was stored`, 'the file changed while it was pushed, or the network corrupted it: push again');
+      throw new TransferError('E_HASH_MISMATCH', `${cur.name}: received bytes hash to ${digest}, not the announced ${expected}; nothing was stored`, 'the file changed while it was pushed, or the network corrupted it: push again');
     }
-    const entry: IncomingEntry = { name: cur.name, size: cur.size, sha256: cur.sha256, receivedAt: this.now().toISOString(), pushedBy };
+    const entry: IncomingEntry = { name: cur.name, size: cur.size, sha256: expected, receivedAt: this.now().toISOString(), pushedBy };
     await this.withLock(dir, async () => {
       const manifest = await this.readManifest(release, target);
       const prev = this.unrecorded.get(dir)?.get(cur.name) ?? manifest.files.find((f) => f.name === cur.name);
-      if (prev && prev.sha256 !== cur.sha256 && !w.replace) {
+      if (prev && prev.sha256 !== expected && !w.replace) {
         await rm(partial, { force: true });
         throw new TransferError('E_CONFLICT', `${cur.name} already landed with different content (sha256 ${prev.sha256})`, 'pass --replace to overwrite it');
       }
@@ -285,7 +308,8 @@ export class FileWriter {
     }
   }
 
-  async finish(pushedBy: string): Promise<Landed> {
+  /** The last byte is in: fsync, then land it if the bytes hash to `sha256`. */
+  async finish(pushedBy: string, sha256: string): Promise<Landed> {
     try {
       await this.writing;
       if (this.failure !== undefined) throw this.failure;
@@ -296,7 +320,7 @@ export class FileWriter {
       throw diskError(err, this.w.cur.name, this.w.dir);
     }
     try {
-      return await this.store.land(this.w, this.hash.digest('hex'), pushedBy);
+      return await this.store.land(this.w, this.hash.digest('hex'), sha256, pushedBy);
     } finally {
       this.store.release(this.w.partial);
     }
