@@ -54,6 +54,9 @@ function partialPath(dir: string, f: { name: string; sha256?: string | undefined
   return join(dir, '.partial', f.sha256 ?? `${f.name}.part`);
 }
 
+/** The order of manifest.json (localeCompare's, without building a collator per comparison). */
+const byName = new Intl.Collator().compare;
+
 export class IncomingStore {
   private locks = new Map<string, Promise<unknown>>();
   private busy = new Set<string>();
@@ -142,26 +145,29 @@ export class IncomingStore {
     if (this.busy.has(partial)) {
       throw new TransferError('E_BUSY', `${cur.name} is being received from another connection right now`, 'wait for the other push to finish, then push again');
     }
+    this.busy.add(partial);
     try {
       if (!this.madeDirs.has(partialDir)) {
         await mkdir(partialDir, { recursive: true });
         this.madeDirs.add(partialDir);
       }
-      // A file sent from its start needs no look at what was there (opening it truncates).
-      const st = cur.offset > 0 ? await stat(partial).catch(() => undefined) : undefined;
+      const hash = createHash('sha256');
+      if (cur.offset === 0) {
+        // From byte 0 nothing held matters (opening truncates): open in the background, so the
+        // socket goes on with this file's bytes (the first write waits for the open, not the socket).
+        return new FileWriter(this, open(partial, 'w', 0o644), hash, { dir, partial, release, target, cur, replace });
+      }
+      const st = await stat(partial).catch(() => undefined);
       const have = st?.size ?? 0;
       if (cur.offset > have) {
         throw new TransferError('E_BAD_OFFSET', `${cur.name}: resume at byte ${cur.offset} but only ${have} bytes are held`, 'push again: the orchestrator will say where to resume');
       }
       if (st && have > cur.offset) await truncate(partial, cur.offset);
-      const hash = createHash('sha256');
-      if (cur.offset > 0) {
-        for await (const chunk of createReadStream(partial, { start: 0, end: cur.offset - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-      }
-      const fh = await open(partial, cur.offset > 0 ? 'r+' : 'w', 0o644);
-      this.busy.add(partial);
-      return new FileWriter(this, fh, hash, { dir, partial, release, target, cur, replace });
+      for await (const chunk of createReadStream(partial, { start: 0, end: cur.offset - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+      const fh = await open(partial, 'r+', 0o644);
+      return new FileWriter(this, Promise.resolve(fh), hash, { dir, partial, release, target, cur, replace });
     } catch (err) {
+      this.busy.delete(partial);
       if (err instanceof TransferError) throw err;
       throw diskError(err, cur.name, dir);
     }
@@ -215,7 +221,7 @@ export class IncomingStore {
       this.unrecorded.delete(dir);
       if (!batch?.size) return;
       const manifest = await this.readManifest(release, target);
-      const files = manifest.files.filter((f) => !batch.has(f.name)).concat([...batch.values()]).sort((a, b) => a.name.localeCompare(b.name));
+      const files = manifest.files.filter((f) => !batch.has(f.name)).concat([...batch.values()]).sort((a, b) => byName(a.name, b.name));
       try {
         await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify({ release, target, files }, null, 2) + '\n');
         this.manifests.set(dir, { release, target, files });
@@ -261,24 +267,38 @@ const MAX_UNWRITTEN_BYTES = 2 * 1024 * 1024;
  */
 export class FileWriter {
   private position: number;
-  /** The chain of writes; rejects with the first write error. */
-  private writing: Promise<void> = Promise.resolve();
+  private fh: FileHandle | undefined;
+  /** The chain of writes, starting with the open; never rejects (the first error is `failure`). */
+  private writing: Promise<void>;
   private unwritten = 0;
   private failure: unknown;
 
   constructor(
     private readonly store: IncomingStore,
-    private readonly fh: FileHandle,
+    opening: Promise<FileHandle>,
     private readonly hash: Hash,
     private readonly w: { dir: string; partial: string; release: string; target: string; cur: CurrentFile; replace: boolean },
   ) {
     this.position = w.cur.offset;
+    this.writing = opening.then(
+      (fh) => {
+        this.fh = fh;
+      },
+      (err: unknown) => {
+        this.failure ??= err;
+      },
+    );
+  }
+
+  /** Bytes accepted but not yet written. */
+  get unwrittenBytes(): number {
+    return this.unwritten;
   }
 
   private async writeAt(data: Buffer, position: number): Promise<void> {
     let done = 0;
     while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
+      const { bytesWritten } = await this.fh!.write(data, done, data.length - done, position + done);
       done += bytesWritten;
     }
   }
@@ -313,8 +333,8 @@ export class FileWriter {
     try {
       await this.writing;
       if (this.failure !== undefined) throw this.failure;
-      await this.fh.sync();
-      await this.fh.close();
+      await this.fh!.sync();
+      await this.fh!.close();
     } catch (err) {
       await this.abort(true);
       throw diskError(err, this.w.cur.name, this.w.dir);
@@ -331,8 +351,8 @@ export class FileWriter {
     await this.writing;
     // A partial whose write failed may miss bytes: it cannot be resumed.
     if (this.failure !== undefined) remove = true;
-    if (!remove) await this.fh.sync().catch(() => {});
-    await this.fh.close().catch(() => {});
+    if (!remove) await this.fh?.sync().catch(() => {});
+    await this.fh?.close().catch(() => {});
     if (remove) await rm(this.w.partial, { force: true }).catch(() => {});
     else await fsyncDir(this.w.dir).catch(() => {});
     this.store.release(this.w.partial);
