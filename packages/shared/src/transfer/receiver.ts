@@ -10,7 +10,7 @@ import type { CurrentFile } from '../protocol/session';
 import { MemoryRelief } from '../memory/relief';
 
 // The receiver is where frames pile up (TLS records, WebSocket payloads): relieve more often.
-const relief = new MemoryRelief(4 * 1024 * 1024);
+const relief = new MemoryRelief(4 * 1024 * 1024, 64 * 1024 * 1024);
 
 /**
  * Where pushed files land: <root>/<release>/<target>/<name>, with manifest.json beside them.
