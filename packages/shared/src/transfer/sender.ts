@@ -178,7 +178,8 @@ class BufferRing {
     return this.free.pop() ?? Buffer.allocUnsafe(this.size);
   }
   give(buf: Buffer): void {
-    if (this.free.length < 16) this.free.push(buf);
+    // As many as can be in flight below the socket's high-water mark in small frames.
+    if (this.free.length < 64) this.free.push(buf);
   }
 }
 
@@ -269,10 +270,12 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
    * else to serve meanwhile), hashed, then sent as one frame.
    */
   const sendSmall = async (f: LocalFile, offset: number): Promise<{ bytes: number; digest: string }> => {
-    const buf = readSmall(f);
+    const whole = ring.take();
+    const buf = readSmall(f, whole);
     f.sha256 ??= createHash('sha256').update(buf).digest('hex');
     begin(f, offset);
-    if (offset < f.size) await conn.sendBinary(buf.subarray(offset));
+    if (offset < f.size) await conn.sendBinary(buf.subarray(offset), () => ring.give(whole));
+    else ring.give(whole);
     done += f.size - offset;
     bar.update(done, f.name);
     await pace();
