@@ -144,6 +144,43 @@ describe('hand-off bad input: a clear error, nothing stored, the service keeps s
     await assertStillServing(before.concat());
   });
 
+  it('protocol 2: refuses bytes that do not match the digest sent with file.end, storing nothing', async () => {
+    const cred = await orch.credential('v1.0.0', 'amd64-deb');
+    const before = orch.incomingSnapshot();
+    const peer = await rawPeer(cred, { protocols: [1, 2] });
+    const real = randomBytes(5000);
+    peer.sendJson({ type: 'push.offer', release: 'v1.0.0', target: 'amd64-deb', replace: false, files: [{ name: 'liar2_1.0_amd64.deb', size: 5000 }] });
+    expect(await peer.next('push.status')).toMatchObject({ files: [{ name: 'liar2_1.0_amd64.deb', state: 'missing', offset: 0 }] });
+    peer.sendJson({ type: 'file.begin', name: 'liar2_1.0_amd64.deb', size: 5000, offset: 0 });
+    peer.sendBinary(randomBytes(5000));
+    peer.sendJson({ type: 'file.end', name: 'liar2_1.0_amd64.deb', sha256: sha(real) });
+    const err = await peer.next('error');
+    expect(err).toMatchObject({ code: 'E_HASH_MISMATCH', name: 'liar2_1.0_amd64.deb' });
+    expect(String(err.message)).toMatch(/nothing was stored/);
+    peer.ws.close();
+    await peer.closed;
+    await assertStillServing(before.concat());
+  });
+
+  it('protocol 2: refuses file.end without a digest when none was announced, landing nothing', async () => {
+    const cred = await orch.credential('v1.0.0', 'amd64-deb');
+    const landed = () => orch.incomingSnapshot().filter((p) => !p.includes('.partial/'));
+    const before = landed();
+    const peer = await rawPeer(cred, { protocols: [1, 2] });
+    peer.sendJson({ type: 'push.offer', release: 'v1.0.0', target: 'amd64-deb', replace: false, files: [{ name: 'nohash_1.0_amd64.deb', size: 100 }] });
+    await peer.next('push.status');
+    peer.sendJson({ type: 'file.begin', name: 'nohash_1.0_amd64.deb', size: 100, offset: 0 });
+    peer.sendBinary(randomBytes(100));
+    peer.sendJson({ type: 'file.end', name: 'nohash_1.0_amd64.deb' });
+    const err = await peer.next('error');
+    expect(err).toMatchObject({ code: 'E_NO_HASH', fatal: true });
+    expect(String(err.message)).toMatch(/file.end for nohash_1.0_amd64.deb without a sha256/);
+    await peer.closed;
+    expect(landed()).toEqual(before);
+    const cred2 = await orch.credential('vok', 'amd64-deb');
+    expect((await runAgent('build-agent', ['push', '--credential', cred2, '--release', 'vok', '--target', 'amd64-deb', file])).code).toBe(0);
+  });
+
   it('fails cleanly when the orchestrator disk is full, keeping nothing partial', async () => {
     // A state dir on a 2 MiB tmpfs: a 4 MiB push cannot fit.
     const small = new TestOrchestrator(join(mkdtempSync(join(tmpdir(), 'pkgfleet-full-')), 'state'));

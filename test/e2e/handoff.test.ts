@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent, spawnAgent } from '../helpers/agents';
 import { TestOrchestrator, parseLogs } from '../helpers/orchestrator';
 import { waitFor } from '../helpers/net';
+import { rawPeer } from '../helpers/raw-client';
 
 const MiB = 1024 * 1024;
 const sha256 = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
@@ -138,5 +139,25 @@ describe('artifact hand-off: build-agent push → orchestrator-agent serve (real
     const landed = orch.proc!.logs().filter((l) => l.msg === 'file landed' && String(l.file).startsWith('killpush'));
     expect(landed.find((l) => l.file === 'killpush_1.0_amd64.deb')).toMatchObject({ resumedFrom: held, bytesReceived: 3 * MiB - held });
     for (const f of files) expect(sha256(join(orch.incomingDir('v2.0.1', 'amd64-deb'), f.split('/').pop()!))).toBe(sha256(f));
+  });
+
+  it('a partial left by other content under the same name fails the final hash check and is sent again from the start', async () => {
+    const cred = await orch.credential('v2.0.2', 'amd64-deb');
+    const [f] = makeFiles(work, 'stale', [2 * MiB]);
+    // A pusher of other bytes under this name stops half-way: the orchestrator keeps its part.
+    const peer = await rawPeer(cred, { protocols: [1, 2] });
+    peer.sendJson({ type: 'push.offer', release: 'v2.0.2', target: 'amd64-deb', replace: false, files: [{ name: 'stale_1.0_amd64.deb', size: 2 * MiB }] });
+    await peer.next('push.status');
+    peer.sendJson({ type: 'file.begin', name: 'stale_1.0_amd64.deb', size: 2 * MiB, offset: 0 });
+    peer.sendBinary(randomBytes(MiB));
+    await waitFor(() => partialBytes(orch, 'v2.0.2', 'amd64-deb') === MiB, 'the other part to be held');
+    peer.ws.terminate();
+    await waitFor(() => orch.proc!.logs().some((l) => /keeping the part/.test(l.msg) && l.file === 'stale_1.0_amd64.deb'), 'the orchestrator to keep the part');
+    const r = await runAgent('build-agent', ['push', '--credential', cred, '--release', 'v2.0.2', '--target', 'amd64-deb', f!]);
+    expect(r.code).toBe(0);
+    expect(parseLogs(r.stderr).find((l) => l.msg === 'resuming')).toMatchObject({ offset: MiB });
+    expect(parseLogs(r.stderr).some((l) => l.level === 'warn' && /retrying/.test(l.msg) && /hash/.test(String(l.reason)))).toBe(true);
+    expect(sha256(join(orch.incomingDir('v2.0.2', 'amd64-deb'), 'stale_1.0_amd64.deb'))).toBe(sha256(f!));
+    expect(orch.proc!.logs().find((l) => l.msg === 'file landed' && l.file === 'stale_1.0_amd64.deb')).toMatchObject({ resumedFrom: 0, bytesReceived: 2 * MiB });
   });
 });

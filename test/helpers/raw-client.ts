@@ -17,7 +17,7 @@ export interface RawPeer {
   next(type: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export async function rawPeer(credPath: string, opts: { hello?: boolean; secret?: string; id?: string } = {}): Promise<RawPeer> {
+export async function rawPeer(credPath: string, opts: { hello?: boolean; secret?: string; id?: string; protocols?: number[] } = {}): Promise<RawPeer> {
   const cred = JSON.parse(readFileSync(credPath, 'utf8')) as { url: string; id: string; secret: string };
   const started = Date.now();
   const tlsOptions = {
@@ -65,7 +65,7 @@ export async function rawPeer(credPath: string, opts: { hello?: boolean; secret?
     },
   };
   if (opts.hello !== false) {
-    peer.sendJson({ type: 'hello', protocols: [1], agent: 'build-agent', agentVersion: 'test' });
+    peer.sendJson({ type: 'hello', protocols: opts.protocols ?? [1], agent: 'build-agent', agentVersion: 'test' });
     await peer.next('welcome');
   }
   return peer;

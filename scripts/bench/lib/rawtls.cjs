@@ -1,9 +1,10 @@
 // The ceiling for pushes: a plain TLS 1.3 (PSK) stream between two Node processes, file to file,
 // with the receiver writing to disk and fsyncing like the orchestrator does. No hashing, no framing.
+// Same cipher preference as packages/shared/src/transport/tls.ts, so both negotiate the same suite.
 const tls = require('node:tls');
 const fs = require('node:fs');
 const key = Buffer.alloc(32, 3);
-const opts = { minVersion: 'TLSv1.3', ciphers: 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256' };
+const opts = { minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384' };
 const [mode, a, b] = process.argv.slice(2);
 if (mode === 'server') {
   const out = a;

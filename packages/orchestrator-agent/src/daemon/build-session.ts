@@ -7,6 +7,8 @@ import type { Registrations } from './registrations';
  */
 /** Files of one connection that may be landing (fsync, rename, record) at the same time. */
 const MAX_LANDING = 32;
+/** Bytes of landing files still waiting for the disk, across them (memory stays bounded). */
+const MAX_LANDING_UNWRITTEN = 8 * 1024 * 1024;
 
 export function createBuildSession(conn: Connection, store: IncomingStore, registrations: Registrations): SessionHandler {
   const cred = conn.credential;
@@ -16,6 +18,7 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
   const pushedBy = `${cred.id}@${conn.hostname ?? conn.peer}`;
   let writer: FileWriter | undefined;
   const landings = new Set<Promise<void>>();
+  let landingUnwritten = 0;
   let registered = false;
   let beat: NodeJS.Timeout | undefined;
   const log = conn.logger;
@@ -52,7 +55,7 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
           machine.closeCurrent();
           // Land in the background (fsync, hash check, rename, group-committed manifest) while the
           // next file streams in; at most MAX_LANDING at once.
-          const landing = w.finish(pushedBy).then(
+          const landing = w.finish(pushedBy, cur.sha256).then(
             (landed) => {
               conn.send({ type: 'file.done', name: cur.name, sha256: cur.sha256, bytesReceived: landed.bytesReceived });
               log.info('file landed', { release: scope.release, target: scope.target, file: cur.name, size: cur.size, bytesReceived: landed.bytesReceived, resumedFrom: landed.resumedFrom });
@@ -62,9 +65,14 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
               conn.sendError(err, { name: cur.name, fatal: (err as { code?: string }).code === 'E_DISK_FULL' });
             },
           );
+          const unwritten = w.unwrittenBytes;
+          landingUnwritten += unwritten;
           landings.add(landing);
-          void landing.finally(() => landings.delete(landing));
-          if (landings.size >= MAX_LANDING) await Promise.race(landings);
+          void landing.finally(() => {
+            landings.delete(landing);
+            landingUnwritten -= unwritten;
+          });
+          while (landings.size >= MAX_LANDING || landingUnwritten > MAX_LANDING_UNWRITTEN) await Promise.race(landings);
           return;
         }
         case 'register': {

@@ -26,13 +26,28 @@ function gc(): GcFn | null {
 
 export class MemoryRelief {
   private since = 0;
-  constructor(private readonly everyBytes = 16 * 1024 * 1024) {}
+  private sinceMajor = 0;
+  /**
+   * `majorEveryBytes`: also run a full GC that often. Buffers that wait in a queue across two
+   * scavenges are promoted to the old generation, where only a full GC frees their memory; on the
+   * orchestrator receiving 1 GiB (queue of a few MiB), a full GC every 64 MiB kept peak RSS at
+   * 113–116 MiB where minor GCs alone peaked anywhere between 113 and 153 MiB.
+   */
+  constructor(
+    private readonly everyBytes = 16 * 1024 * 1024,
+    private readonly majorEveryBytes = Infinity,
+  ) {}
 
   /** Count `bytes` streamed; collect young garbage when enough has passed. */
   note(bytes: number): void {
     this.since += bytes;
-    if (this.since >= this.everyBytes) {
-      this.since = 0;
+    if (this.since < this.everyBytes) return;
+    this.sinceMajor += this.since;
+    this.since = 0;
+    if (this.sinceMajor >= this.majorEveryBytes) {
+      this.sinceMajor = 0;
+      gc()?.({ type: 'major' });
+    } else {
       gc()?.({ type: 'minor' });
     }
   }

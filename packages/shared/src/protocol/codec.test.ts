@@ -18,6 +18,7 @@ describe('message codec', () => {
     ['extra field', JSON.stringify({ type: 'heartbeat', seq: 1, extra: true }), /malformed message/],
     ['negative size', JSON.stringify({ type: 'file.begin', name: 'a.deb', size: -1, sha256: sha, offset: 0 }), /at size/],
     ['bad hash', JSON.stringify({ type: 'file.end', name: 'a.deb', sha256: 'xyz' }), /malformed/],
+    ['bad hash in an offer', JSON.stringify({ type: 'push.offer', release: 'v1', target: 't', replace: false, files: [{ name: 'a.deb', size: 1, sha256: 'A'.repeat(64) }] }), /64 lower-case hex/],
     ['path traversal', JSON.stringify({ type: 'file.end', name: '../etc/passwd' }), /"\.\.\/etc\/passwd" contains "\/"/],
     ['NUL in name', JSON.stringify({ type: 'file.end', name: 'a\u0000.deb' }), /NUL/],
     ['release with slash', JSON.stringify({ type: 'push.offer', release: 'v1/../x', target: 't', replace: false, files: [{ name: 'a', size: 1, sha256: sha }] }), /release/],
@@ -75,6 +76,29 @@ describe('push session state machine', () => {
     m.onData(50);
     expect(() => m.onEnd({ type: 'file.end', name: 'a.deb' })).toThrow(/after 50 of 100 bytes/);
     expect(() => m.onData(51)).toThrow(/more bytes than the announced 100/);
+  });
+
+  it('protocol 2: takes the digest from file.end when neither the offer nor file.begin had one', () => {
+    const m = new PushSessionMachine(scope, limits);
+    m.onOffer({ ...offer(), files: [{ name: 'a.deb', size: 100 }] });
+    const cur = m.onBegin({ type: 'file.begin', name: 'a.deb', size: 100, offset: 0 });
+    expect(cur.sha256).toBeUndefined();
+    m.onData(100);
+    expect(m.onEnd({ type: 'file.end', name: 'a.deb', sha256: sha }).sha256).toBe(sha);
+  });
+
+  it('refuses file.end without any digest, and a digest that contradicts the announced one', () => {
+    const m = new PushSessionMachine(scope, limits);
+    m.onOffer({ ...offer(), files: [{ name: 'a.deb', size: 100 }] });
+    m.onBegin({ type: 'file.begin', name: 'a.deb', size: 100, offset: 0 });
+    m.onData(100);
+    expect(() => m.onEnd({ type: 'file.end', name: 'a.deb' })).toThrow(/without a sha256/);
+    const v1 = new PushSessionMachine(scope, limits);
+    v1.onOffer(offer());
+    v1.onBegin({ type: 'file.begin', name: 'a.deb', size: 100, sha256: sha, offset: 0 });
+    v1.onData(100);
+    expect(() => v1.onEnd({ type: 'file.end', name: 'a.deb', sha256: 'b'.repeat(64) })).toThrow(/sha256 different from the one announced/);
+    expect(v1.onEnd({ type: 'file.end', name: 'a.deb' }).sha256).toBe(sha);
   });
 
   it('names the limit it enforces', () => {

@@ -16,7 +16,11 @@ const release = z.string().refine(isValidRelease, 'release must match [A-Za-z0-9
 const target = z.string().refine(isValidTarget, 'target must match [A-Za-z0-9._-]+');
 const size = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
-export const FileOffer = z.strictObject({ name: fileName, size, sha256 });
+/**
+ * A file on offer. Protocol 2 senders leave out `sha256` (they hash while streaming and send the
+ * digest with `file.end`); protocol 1 senders hashed the file before offering it.
+ */
+export const FileOffer = z.strictObject({ name: fileName, size, sha256: sha256.optional() });
 export type FileOffer = z.infer<typeof FileOffer>;
 
 export const Hello = z.strictObject({
@@ -55,16 +59,24 @@ export const PushOffer = z.strictObject({
 
 export const FileState = z.strictObject({
   name: fileName,
-  /** complete: the same content already landed; conflict: different content landed under this name. */
-  state: z.enum(['missing', 'partial', 'complete', 'conflict']),
+  /**
+   * complete: the same content already landed; conflict: different content landed under this name;
+   * landed: a file landed under this name, and the offer gave no hash to compare with (its `size`
+   * and `sha256` are given: the sender compares, and sends it only with `replace`).
+   */
+  state: z.enum(['missing', 'partial', 'complete', 'conflict', 'landed']),
+  /** Where sending this file would resume (bytes already held of it). */
   offset: size,
+  size: size.optional(),
+  sha256: sha256.optional(),
 });
 export type FileState = z.infer<typeof FileState>;
 
 export const PushStatus = z.strictObject({ type: z.literal('push.status'), files: z.array(FileState) });
 
-export const FileBegin = z.strictObject({ type: z.literal('file.begin'), name: fileName, size, sha256, offset: size });
-export const FileEnd = z.strictObject({ type: z.literal('file.end'), name: fileName });
+export const FileBegin = z.strictObject({ type: z.literal('file.begin'), name: fileName, size, sha256: sha256.optional(), offset: size });
+/** `sha256`: the whole file's digest, required unless the offer or `file.begin` carried it. */
+export const FileEnd = z.strictObject({ type: z.literal('file.end'), name: fileName, sha256: sha256.optional() });
 export const FileDone = z.strictObject({ type: z.literal('file.done'), name: fileName, sha256, bytesReceived: size });
 
 export const Register = z.strictObject({ type: z.literal('register'), release, target, hostname: z.string().max(255), agentVersion: z.string().max(64) });

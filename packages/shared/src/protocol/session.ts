@@ -62,9 +62,12 @@ export class PushSessionMachine {
     if (this.phase !== 'offered') throw new ProtocolError('E_OUT_OF_ORDER', this.phase === 'idle' ? 'file.begin before push.offer' : `file.begin for ${msg.name} while ${this.current?.name} is still open`);
     const f = this.offer.get(msg.name);
     if (!f) throw new ProtocolError('E_NOT_OFFERED', `file.begin for ${msg.name}, which the offer did not list`);
-    if (f.size !== msg.size || f.sha256 !== msg.sha256) throw new ProtocolError('E_OFFER_MISMATCH', `file.begin for ${msg.name} announces size/sha256 different from the offer`);
+    if (f.size !== msg.size || (f.sha256 !== undefined && msg.sha256 !== undefined && f.sha256 !== msg.sha256)) {
+      throw new ProtocolError('E_OFFER_MISMATCH', `file.begin for ${msg.name} announces size/sha256 different from the offer`);
+    }
     if (msg.offset > msg.size) throw new ProtocolError('E_BAD_OFFSET', `file.begin for ${msg.name} at offset ${msg.offset} beyond its size ${msg.size}`);
-    this.current = { ...f, offset: msg.offset, received: 0 };
+    const sha256 = msg.sha256 ?? f.sha256;
+    this.current = { name: f.name, size: f.size, ...(sha256 ? { sha256 } : {}), offset: msg.offset, received: 0 };
     this.phase = 'receiving';
     return this.current;
   }
@@ -79,14 +82,21 @@ export class PushSessionMachine {
     return cur;
   }
 
-  onEnd(msg: MessageOf<'file.end'>): CurrentFile {
+  /** The file is complete: returns it with the digest it must hash to (from the offer, begin or end). */
+  onEnd(msg: MessageOf<'file.end'>): CurrentFile & { sha256: string } {
     const cur = this.current;
     if (this.phase !== 'receiving' || !cur) throw new ProtocolError('E_OUT_OF_ORDER', `file.end for ${msg.name} without file.begin`);
     if (msg.name !== cur.name) throw new ProtocolError('E_OUT_OF_ORDER', `file.end for ${msg.name} while ${cur.name} is open`);
     if (cur.offset + cur.received !== cur.size) {
       throw new ProtocolError('E_SHORT_FILE', `${cur.name}: file.end after ${cur.offset + cur.received} of ${cur.size} bytes`);
     }
-    return cur;
+    if (msg.sha256 !== undefined && cur.sha256 !== undefined && msg.sha256 !== cur.sha256) {
+      throw new ProtocolError('E_OFFER_MISMATCH', `file.end for ${cur.name} announces a sha256 different from the one announced before`);
+    }
+    const sha256 = msg.sha256 ?? cur.sha256;
+    if (sha256 === undefined) throw new ProtocolError('E_NO_HASH', `file.end for ${cur.name} without a sha256, and none was announced before`, 'send the digest with file.end (protocol 2) or in the offer');
+    cur.sha256 = sha256;
+    return cur as CurrentFile & { sha256: string };
   }
 
   /** The open file finished (landed or failed): back to offered. */

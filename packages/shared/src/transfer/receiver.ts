@@ -10,7 +10,7 @@ import type { CurrentFile } from '../protocol/session';
 import { MemoryRelief } from '../memory/relief';
 
 // The receiver is where frames pile up (TLS records, WebSocket payloads): relieve more often.
-const relief = new MemoryRelief(4 * 1024 * 1024);
+const relief = new MemoryRelief(4 * 1024 * 1024, 64 * 1024 * 1024);
 
 /**
  * Where pushed files land: <root>/<release>/<target>/<name>, with manifest.json beside them.
@@ -44,6 +44,18 @@ function diskError(err: unknown, what: string, dir: string): Error {
   }
   return new TransferError('E_RECEIVE_IO', `could not store ${what} in ${dir}: ${(err as Error).message}`, 'check the orchestrator\'s state directory', { cause: err });
 }
+
+/**
+ * Where the unfinished bytes of an offered file wait: named by the file's hash when the offer
+ * carried it (protocol 1), else by its name (protocol 2; a partial left by other content under the
+ * same name fails the final hash check and is removed, so the next attempt starts over).
+ */
+function partialPath(dir: string, f: { name: string; sha256?: string | undefined }): string {
+  return join(dir, '.partial', f.sha256 ?? `${f.name}.part`);
+}
+
+/** The order of manifest.json (localeCompare's, without building a collator per comparison). */
+const byName = new Intl.Collator().compare;
 
 export class IncomingStore {
   private locks = new Map<string, Promise<unknown>>();
@@ -91,23 +103,33 @@ export class IncomingStore {
     const dir = this.dirFor(release, target);
     const manifest = await this.readManifest(release, target);
     const landed = new Map(manifest.files.map((f) => [f.name, f]));
-    const out: FileState[] = [];
-    for (const f of files) {
+    // Stats of up to 256 files at a time (a push of 1000 files waits for four rounds, not for
+    // 1000 stats in a row).
+    const one = async (f: FileOffer): Promise<FileState> => {
       const have = landed.get(f.name);
-      if (have && have.sha256 === f.sha256 && have.size === f.size) {
-        const st = await stat(join(dir, f.name)).catch(() => undefined);
-        if (st && st.size === f.size) {
-          out.push({ name: f.name, state: 'complete', offset: f.size });
-          continue;
-        }
-      } else if (have && !replace) {
-        out.push({ name: f.name, state: 'conflict', offset: 0 });
-        continue;
+      const onDisk = have ? await stat(join(dir, f.name)).catch(() => undefined) : undefined;
+      const held = async () => {
+        const partial = await stat(partialPath(dir, f)).catch(() => undefined);
+        return partial && partial.size > 0 && partial.size <= f.size ? partial.size : 0;
+      };
+      if (f.sha256 === undefined) {
+        // No hash offered (protocol 2): say what landed; the sender compares and decides (and
+        // land() still refuses different content without replace). A landed file missing from
+        // the disk is sent again.
+        if (have && onDisk && onDisk.size === have.size) return { name: f.name, state: 'landed', offset: await held(), size: have.size, sha256: have.sha256 };
+        const offset = await held();
+        return { name: f.name, state: offset > 0 ? 'partial' : 'missing', offset };
       }
-      const partial = await stat(join(dir, '.partial', f.sha256)).catch(() => undefined);
-      if (partial && partial.size > 0 && partial.size <= f.size) out.push({ name: f.name, state: 'partial', offset: partial.size });
-      else out.push({ name: f.name, state: 'missing', offset: 0 });
-    }
+      if (have && have.sha256 === f.sha256 && have.size === f.size) {
+        if (onDisk && onDisk.size === f.size) return { name: f.name, state: 'complete', offset: f.size };
+      } else if (have && !replace) {
+        return { name: f.name, state: 'conflict', offset: 0 };
+      }
+      const offset = await held();
+      return { name: f.name, state: offset > 0 ? 'partial' : 'missing', offset };
+    };
+    const out: FileState[] = [];
+    for (let i = 0; i < files.length; i += 256) out.push(...(await Promise.all(files.slice(i, i + 256).map(one))));
     return out;
   }
 
@@ -115,47 +137,50 @@ export class IncomingStore {
   async begin(release: string, target: string, cur: CurrentFile, replace: boolean): Promise<FileWriter> {
     const dir = this.dirFor(release, target);
     const partialDir = join(dir, '.partial');
-    const partial = join(partialDir, cur.sha256);
+    const partial = partialPath(dir, cur);
     if (this.busy.has(partial)) {
       throw new TransferError('E_BUSY', `${cur.name} is being received from another connection right now`, 'wait for the other push to finish, then push again');
     }
+    this.busy.add(partial);
     try {
       if (!this.madeDirs.has(partialDir)) {
         await mkdir(partialDir, { recursive: true });
         this.madeDirs.add(partialDir);
       }
-      // A file sent from its start needs no look at what was there (opening it truncates).
-      const st = cur.offset > 0 ? await stat(partial).catch(() => undefined) : undefined;
+      const hash = createHash('sha256');
+      if (cur.offset === 0) {
+        // From byte 0 nothing held matters (opening truncates): open in the background, so the
+        // socket goes on with this file's bytes (the first write waits for the open, not the socket).
+        return new FileWriter(this, open(partial, 'w', 0o644), hash, { dir, partial, release, target, cur, replace });
+      }
+      const st = await stat(partial).catch(() => undefined);
       const have = st?.size ?? 0;
       if (cur.offset > have) {
         throw new TransferError('E_BAD_OFFSET', `${cur.name}: resume at byte ${cur.offset} but only ${have} bytes are held`, 'push again: the orchestrator will say where to resume');
       }
       if (st && have > cur.offset) await truncate(partial, cur.offset);
-      const hash = createHash('sha256');
-      if (cur.offset > 0) {
-        for await (const chunk of createReadStream(partial, { start: 0, end: cur.offset - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-      }
-      const fh = await open(partial, cur.offset > 0 ? 'r+' : 'w', 0o644);
-      this.busy.add(partial);
-      return new FileWriter(this, fh, hash, { dir, partial, release, target, cur, replace });
+      for await (const chunk of createReadStream(partial, { start: 0, end: cur.offset - 1, highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+      const fh = await open(partial, 'r+', 0o644);
+      return new FileWriter(this, Promise.resolve(fh), hash, { dir, partial, release, target, cur, replace });
     } catch (err) {
+      this.busy.delete(partial);
       if (err instanceof TransferError) throw err;
       throw diskError(err, cur.name, dir);
     }
   }
 
   /** Called by FileWriter when the last byte is in: verify, land, record. */
-  async land(w: { dir: string; partial: string; release: string; target: string; cur: CurrentFile; replace: boolean }, digest: string, pushedBy: string): Promise<Landed> {
+  async land(w: { dir: string; partial: string; release: string; target: string; cur: CurrentFile; replace: boolean }, digest: string, expected: string, pushedBy: string): Promise<Landed> {
     const { dir, partial, release, target, cur } = w;
-    if (digest !== cur.sha256) {
+    if (digest !== expected) {
       await rm(partial, { force: true });
-      throw new TransferError('E_HASH_MISMATCH', `${cur.name}: received bytes hash to ${digest}, not the announced ${cur.sha256}; nothing was stored`, 'the file changed while it was pushed, or the network corrupted it: push again');
+      throw new TransferError('E_HASH_MISMATCH', `${cur.name}: received bytes hash to ${digest}, not the announced ${expected}; nothing was stored`, 'the file changed while it was pushed, or the network corrupted it: push again');
     }
-    const entry: IncomingEntry = { name: cur.name, size: cur.size, sha256: cur.sha256, receivedAt: this.now().toISOString(), pushedBy };
+    const entry: IncomingEntry = { name: cur.name, size: cur.size, sha256: expected, receivedAt: this.now().toISOString(), pushedBy };
     await this.withLock(dir, async () => {
       const manifest = await this.readManifest(release, target);
       const prev = this.unrecorded.get(dir)?.get(cur.name) ?? manifest.files.find((f) => f.name === cur.name);
-      if (prev && prev.sha256 !== cur.sha256 && !w.replace) {
+      if (prev && prev.sha256 !== expected && !w.replace) {
         await rm(partial, { force: true });
         throw new TransferError('E_CONFLICT', `${cur.name} already landed with different content (sha256 ${prev.sha256})`, 'pass --replace to overwrite it');
       }
@@ -192,7 +217,7 @@ export class IncomingStore {
       this.unrecorded.delete(dir);
       if (!batch?.size) return;
       const manifest = await this.readManifest(release, target);
-      const files = manifest.files.filter((f) => !batch.has(f.name)).concat([...batch.values()]).sort((a, b) => a.name.localeCompare(b.name));
+      const files = manifest.files.filter((f) => !batch.has(f.name)).concat([...batch.values()]).sort((a, b) => byName(a.name, b.name));
       try {
         await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify({ release, target, files }, null, 2) + '\n');
         this.manifests.set(dir, { release, target, files });
@@ -225,45 +250,93 @@ export class IncomingStore {
   }
 }
 
-/** Writes one incoming file to its partial name while hashing it. */
+/**
+ * Bytes accepted by FileWriter.write that may wait for the disk. The socket keeps being read and
+ * the data hashed while the previous chunk is written, instead of hashing only after each write.
+ */
+const MAX_UNWRITTEN_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Writes one incoming file to its partial name while hashing it. Writes run one at a time, in
+ * order (a killed orchestrator leaves a partial without holes, so its size is the resume offset),
+ * but a chunk is hashed and accepted while the one before it is still being written.
+ */
 export class FileWriter {
   private position: number;
+  private fh: FileHandle | undefined;
+  /** The chain of writes, starting with the open; never rejects (the first error is `failure`). */
+  private writing: Promise<void>;
+  private unwritten = 0;
+  private failure: unknown;
 
   constructor(
     private readonly store: IncomingStore,
-    private readonly fh: FileHandle,
+    opening: Promise<FileHandle>,
     private readonly hash: Hash,
     private readonly w: { dir: string; partial: string; release: string; target: string; cur: CurrentFile; replace: boolean },
   ) {
     this.position = w.cur.offset;
+    this.writing = opening.then(
+      (fh) => {
+        this.fh = fh;
+      },
+      (err: unknown) => {
+        this.failure ??= err;
+      },
+    );
+  }
+
+  /** Bytes accepted but not yet written. */
+  get unwrittenBytes(): number {
+    return this.unwritten;
+  }
+
+  private async writeAt(data: Buffer, position: number): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh!.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
   }
 
   async write(data: Buffer): Promise<void> {
-    try {
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await this.fh.write(data, done, data.length - done, this.position);
-        done += bytesWritten;
-        this.position += bytesWritten;
-      }
+    if (this.failure === undefined) {
       this.hash.update(data);
       relief.note(data.length);
-    } catch (err) {
+      const position = this.position;
+      this.position += data.length;
+      this.unwritten += data.length;
+      // After a failed write the rest are skipped: no later chunk lands beyond a gap.
+      this.writing = this.writing.then(() => (this.failure === undefined ? this.writeAt(data, position) : undefined)).then(
+        () => {
+          this.unwritten -= data.length;
+        },
+        (err: unknown) => {
+          this.failure ??= err;
+        },
+      );
+      if (this.unwritten <= MAX_UNWRITTEN_BYTES) return;
+      await this.writing;
+    }
+    if (this.failure !== undefined) {
       await this.abort(true);
-      throw diskError(err, this.w.cur.name, this.w.dir);
+      throw diskError(this.failure, this.w.cur.name, this.w.dir);
     }
   }
 
-  async finish(pushedBy: string): Promise<Landed> {
+  /** The last byte is in: fsync, then land it if the bytes hash to `sha256`. */
+  async finish(pushedBy: string, sha256: string): Promise<Landed> {
     try {
-      await this.fh.sync();
-      await this.fh.close();
+      await this.writing;
+      if (this.failure !== undefined) throw this.failure;
+      await this.fh!.sync();
+      await this.fh!.close();
     } catch (err) {
       await this.abort(true);
       throw diskError(err, this.w.cur.name, this.w.dir);
     }
     try {
-      return await this.store.land(this.w, this.hash.digest('hex'), pushedBy);
+      return await this.store.land(this.w, this.hash.digest('hex'), sha256, pushedBy);
     } finally {
       this.store.release(this.w.partial);
     }
@@ -271,8 +344,11 @@ export class FileWriter {
 
   /** Stop writing; keep the partial for a later resume unless `remove`. */
   async abort(remove: boolean): Promise<void> {
-    if (!remove) await this.fh.sync().catch(() => {});
-    await this.fh.close().catch(() => {});
+    await this.writing;
+    // A partial whose write failed may miss bytes: it cannot be resumed.
+    if (this.failure !== undefined) remove = true;
+    if (!remove) await this.fh?.sync().catch(() => {});
+    await this.fh?.close().catch(() => {});
     if (remove) await rm(this.w.partial, { force: true }).catch(() => {});
     else await fsyncDir(this.w.dir).catch(() => {});
     this.store.release(this.w.partial);

@@ -1,13 +1,12 @@
-import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PkgfleetError, TransferError, UsageError } from '../errors';
 import type { Logger } from '../log/logger';
 import { createProgress, formatBytes, type Progress } from '../log/progress';
 import { fileNameProblem } from '../protocol/names';
 import { RemoteError, type ClientConnection } from '../transport/client';
-import { MemoryRelief } from '../memory/relief';
 
 /**
  * The sending side of a push: offer what we have, send only what the receiver lacks, resume a
@@ -17,7 +16,11 @@ export interface LocalFile {
   path: string;
   name: string;
   size: number;
-  sha256: string;
+  /**
+   * Known once the file was hashed: before the offer when the orchestrator speaks only protocol 1,
+   * else while it streams (or when the orchestrator says a file of that name landed already).
+   */
+  sha256?: string | undefined;
   mtimeMs: number;
 }
 
@@ -35,36 +38,80 @@ export interface PushResult {
   attempts: number;
 }
 
-const relief = new MemoryRelief();
+/** Bytes of `fh` from 0 to `end` into `hash`, reading the next block while one is hashed. */
+async function hashRange(fh: FileHandle, end: number, hash: Hash): Promise<void> {
+  const size = Math.min(4 << 20, Math.max(1, end));
+  let [current, spare] = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+  let position = 0;
+  const readNext = (buf: Buffer) => {
+    const want = Math.min(size, end - position);
+    const p = want > 0 ? fh.read(buf, 0, want, position) : Promise.resolve({ bytesRead: 0 });
+    position += want;
+    return p;
+  };
+  let reading = readNext(current);
+  for (;;) {
+    const { bytesRead } = await reading;
+    if (bytesRead === 0) break;
+    const filled = current;
+    [current, spare] = [spare, current];
+    reading = readNext(current);
+    hash.update(bytesRead === size ? filled : filled.subarray(0, bytesRead));
+  }
+}
+
+function fileChanged(f: LocalFile): TransferError {
+  return new TransferError('E_FILE_CHANGED', `${f.path} changed while it was being pushed`, 'wait for the build to finish writing it, then push again');
+}
 
 /**
- * Size, SHA-256 and mtime (to notice a file that changes while it is pushed). Two reused 4 MiB
- * buffers: the next read runs while the current one is hashed (1 GiB: ~0.8 s, about OpenSSL's
- * SHA-256 speed, instead of ~1.3 s reading and hashing in turn).
+ * A small file read whole with synchronous calls: five syscalls on this thread instead of five
+ * round trips through libuv's thread pool (a push is a CLI with nothing else to serve meanwhile).
+ * Checks that it has the size and mtime it was described with, before and after reading.
  */
-async function describeFile(path: string): Promise<{ size: number; sha256: string; mtimeMs: number }> {
+function readSmall(f: LocalFile, into?: Buffer): Buffer {
+  const buf = into && into.length >= f.size ? into.subarray(0, f.size) : Buffer.allocUnsafe(f.size);
+  const fd = openSync(f.path, 'r');
+  try {
+    const before = fstatSync(fd);
+    if (before.size !== f.size || before.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+    for (let n = 0; n < f.size; ) {
+      const r = readSync(fd, buf, n, f.size - n, n);
+      if (r === 0) throw fileChanged(f);
+      n += r;
+    }
+    const after = fstatSync(fd);
+    if (after.size !== f.size || after.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
+}
+
+/** Files up to this size are read whole, synchronously (readSmall). */
+const SMALL_FILE = 1024 * 1024;
+
+/**
+ * Size and mtime (to notice a file that changes while it is pushed), and the SHA-256 when
+ * `withHash`. Two reused 4 MiB buffers: the next read runs while the current one is hashed.
+ */
+async function describeFile(path: string, withHash: boolean): Promise<{ size: number; sha256: string | undefined; mtimeMs: number }> {
   const fh = await open(path, 'r');
   try {
     const st = await fh.stat();
+    if (!withHash) return { size: st.size, sha256: undefined, mtimeMs: st.mtimeMs };
     const hash = createHash('sha256');
-    const size = Math.min(4 << 20, Math.max(1, st.size));
-    let [current, spare] = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
-    let reading = fh.read(current, 0, size, null);
-    for (;;) {
-      const { bytesRead } = await reading;
-      if (bytesRead === 0) break;
-      const filled = current;
-      [current, spare] = [spare, current];
-      reading = fh.read(current, 0, size, null);
-      hash.update(bytesRead === size ? filled : filled.subarray(0, bytesRead));
-    }
+    await hashRange(fh, st.size, hash);
     return { size: st.size, sha256: hash.digest('hex'), mtimeMs: st.mtimeMs };
   } finally {
     await fh.close();
   }
 }
 
-/** Stat and hash the files to push; names are their base names and must be unique and safe. */
+/**
+ * Stat the files to push (hashes come later, see LocalFile.sha256); names are their base names
+ * and must be unique and safe.
+ */
 export async function describeLocalFiles(paths: string[]): Promise<LocalFile[]> {
   const seen = new Map<string, string>();
   const out: LocalFile[] = [];
@@ -82,7 +129,7 @@ export async function describeLocalFiles(paths: string[]): Promise<LocalFile[]> 
       throw new UsageError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
     }
     if (!st.isFile()) throw new UsageError(`${path} is not a regular file`);
-    out.push({ path, name, ...(await describeFile(path)) });
+    out.push({ path, name, size: st.size, sha256: undefined, mtimeMs: st.mtimeMs });
   }
   return out;
 }
@@ -117,13 +164,53 @@ export interface PushProgressState {
 
 export const newPushState = (): PushProgressState => ({ begun: new Map(), confirmed: new Set(), sent: [] });
 
+/** The first protocol in which the sender hashes while streaming and sends the digest at file.end. */
+const STREAMING_HASH_PROTOCOL = 2;
+
+/**
+ * Read buffers of one chunk each, reused once the socket is done with them: streaming allocates
+ * nothing per chunk, so memory stays flat without forcing garbage collections.
+ */
+class BufferRing {
+  private free: Buffer[] = [];
+  constructor(private readonly size: number) {}
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafe(this.size);
+  }
+  give(buf: Buffer): void {
+    // As many as can be in flight below the socket's high-water mark in small frames.
+    if (this.free.length < 64) this.free.push(buf);
+  }
+}
+
 /** One attempt over one connection. */
 export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: PushOptions, progress?: Progress, state: PushProgressState = newPushState()): Promise<PushResult> {
   const log = opts.logger;
   const replyTimeout = opts.replyTimeoutMs ?? 120_000;
-  conn.send({ type: 'push.offer', release: req.release, target: req.target, replace: req.replace, files: req.files.map(({ name, size, sha256 }) => ({ name, size, sha256 })) });
+  const streaming = conn.welcome.protocol >= STREAMING_HASH_PROTOCOL;
+  if (!streaming) {
+    // Protocol 1: the offer carries every file's hash.
+    for (const f of req.files) if (f.sha256 === undefined) Object.assign(f, await describeFile(f.path, true));
+  }
+  conn.send({ type: 'push.offer', release: req.release, target: req.target, replace: req.replace, files: req.files.map(({ name, size, sha256 }) => (streaming ? { name, size } : { name, size, sha256 })) });
   const status = await conn.next(['push.status'], replyTimeout, 'the answer to the push offer');
   const byName = new Map(req.files.map((f) => [f.name, f]));
+  // A name that landed already (protocol 2): compare with the local file's hash.
+  let scratch: Buffer | undefined;
+  for (const s of status.files) {
+    if (s.state !== 'landed') continue;
+    const f = byName.get(s.name);
+    if (!f) continue;
+    if (f.sha256 === undefined && f.size <= SMALL_FILE) f.sha256 = createHash('sha256').update(readSmall(f, (scratch ??= Buffer.allocUnsafe(SMALL_FILE)))).digest('hex');
+    else if (f.sha256 === undefined) {
+      const now = await describeFile(f.path, true);
+      if (now.size !== f.size || now.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+      f.sha256 = now.sha256;
+    }
+    if (s.size === f.size && s.sha256 === f.sha256) Object.assign(s, { state: 'complete', offset: f.size });
+    else if (!req.replace) Object.assign(s, { state: 'conflict', offset: 0 });
+    else Object.assign(s, { state: s.offset > 0 ? 'partial' : 'missing' });
+  }
   const conflicts = status.files.filter((s) => s.state === 'conflict').map((s) => s.name);
   if (conflicts.length) {
     throw new TransferError('E_CONFLICT', `release ${req.release} target ${req.target} already holds different content under ${conflicts.join(', ')}`, 'pass --replace to overwrite them, or bump the package version');
@@ -136,6 +223,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
   const total = todo.reduce((n, s) => n + (byName.get(s.name)!.size - s.offset), 0);
   const bar = progress ?? createProgress({ total, label: `push ${req.release}/${req.target}`, logger: log, tty: opts.tty });
   const chunkSize = conn.welcome.limits.chunkSize;
+  const ring = new BufferRing(chunkSize);
   let done = 0;
   const started = Date.now();
   const pending = new Map<string, { bytes: number; resumedFrom: number }>();
@@ -163,32 +251,76 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
     }
   };
 
+  /** Pace to the bandwidth limit, if any. */
+  const pace = async () => {
+    if (!opts.bwLimit) return;
+    const ahead = (done / opts.bwLimit) * 1000 - (Date.now() - started);
+    if (ahead > 0) await sleep(ahead, opts.signal);
+  };
+  const begin = (f: LocalFile, offset: number) => {
+    if (offset > 0) log.info('resuming', { file: f.name, offset, size: f.size });
+    // Protocol 2 names the digest only at file.end (the receiver keys the partial by name then).
+    conn.send(streaming ? { type: 'file.begin', name: f.name, size: f.size, offset } : { type: 'file.begin', name: f.name, size: f.size, sha256: f.sha256!, offset });
+    state.begun.set(f.name, state.begun.get(f.name) ?? 0);
+  };
+
+  /**
+   * A file of at most one chunk: read whole with synchronous calls (five syscalls on this
+   * thread instead of five round trips through libuv's thread pool; a push is a CLI with nothing
+   * else to serve meanwhile), hashed, then sent as one frame.
+   */
+  const sendSmall = async (f: LocalFile, offset: number): Promise<{ bytes: number; digest: string }> => {
+    const whole = ring.take();
+    const buf = readSmall(f, whole);
+    f.sha256 ??= createHash('sha256').update(buf).digest('hex');
+    begin(f, offset);
+    if (offset < f.size) await conn.sendBinary(buf.subarray(offset), () => ring.give(whole));
+    else ring.give(whole);
+    done += f.size - offset;
+    bar.update(done, f.name);
+    await pace();
+    return { bytes: f.size - offset, digest: f.sha256 };
+  };
+
+  /** A larger file: streamed chunk by chunk from `offset`, hashed as it is read (protocol 2). */
+  const sendLarge = async (f: LocalFile, offset: number): Promise<{ bytes: number; digest: string }> => {
+    const fh = await open(f.path, 'r');
+    let bytes = 0;
+    try {
+      const before = await fh.stat();
+      if (before.size !== f.size || before.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+      // The bytes before a resume offset are read and hashed, not sent.
+      const hash = f.sha256 === undefined ? createHash('sha256') : undefined;
+      if (hash && offset > 0) await hashRange(fh, offset, hash);
+      begin(f, offset);
+      for (let position = offset; position < f.size; ) {
+        const buf = ring.take();
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, f.size - position), position);
+        if (bytesRead === 0) throw fileChanged(f);
+        const chunk = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        hash?.update(chunk);
+        await conn.sendBinary(chunk, () => ring.give(buf));
+        position += bytesRead;
+        bytes += bytesRead;
+        done += bytesRead;
+        bar.update(done, f.name);
+        await pace();
+      }
+      // The digest covers what was read; a file that changed meanwhile is not vouched for.
+      const after = await fh.stat();
+      if (after.size !== f.size || after.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+      if (hash) f.sha256 = hash.digest('hex');
+      return { bytes, digest: f.sha256! };
+    } finally {
+      await fh.close();
+    }
+  };
+
   for (const s of todo) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     const f = byName.get(s.name)!;
-    const now = await stat(f.path);
-    if (now.size !== f.size || now.mtimeMs !== f.mtimeMs) {
-      throw new TransferError('E_FILE_CHANGED', `${f.path} changed while it was being pushed`, 'wait for the build to finish writing it, then push again');
-    }
-    if (s.offset > 0) log.info('resuming', { file: f.name, offset: s.offset, size: f.size });
-    conn.send({ type: 'file.begin', name: f.name, size: f.size, sha256: f.sha256, offset: s.offset });
-    let bytes = 0;
-    state.begun.set(f.name, state.begun.get(f.name) ?? 0);
-    if (s.offset < f.size) {
-      // A read buffer no larger than what is left: a 64 KiB file does not cost a 1 MiB allocation.
-      for await (const chunk of createReadStream(f.path, { start: s.offset, highWaterMark: Math.min(chunkSize, f.size - s.offset) })) {
-        await conn.sendBinary(chunk as Buffer);
-        relief.note((chunk as Buffer).length);
-        bytes += (chunk as Buffer).length;
-        done += (chunk as Buffer).length;
-        bar.update(done, f.name);
-        if (opts.bwLimit) {
-          const ahead = (done / opts.bwLimit) * 1000 - (Date.now() - started);
-          if (ahead > 0) await sleep(ahead, opts.signal);
-        }
-      }
-    }
-    conn.send({ type: 'file.end', name: f.name });
+    const { bytes, digest } = f.size <= Math.min(chunkSize, SMALL_FILE) ? await sendSmall(f, s.offset) : await sendLarge(f, s.offset);
+    conn.send(streaming ? { type: 'file.end', name: f.name, sha256: digest } : { type: 'file.end', name: f.name });
     state.begun.set(f.name, (state.begun.get(f.name) ?? 0) + bytes);
     pending.set(f.name, { bytes, resumedFrom: s.offset });
     // Pipeline small files, but do not run far ahead of the receiver's confirmations.
@@ -245,7 +377,7 @@ export async function pushWithRetry(connect: () => Promise<ClientConnection>, re
       // A file that changed on disk between attempts is described anew.
       for (const f of req.files) {
         const st = await stat(f.path).catch(() => undefined);
-        if (st && (st.size !== f.size || st.mtimeMs !== f.mtimeMs)) Object.assign(f, await describeFile(f.path));
+        if (st && (st.size !== f.size || st.mtimeMs !== f.mtimeMs)) Object.assign(f, await describeFile(f.path, false));
       }
     }
   }

@@ -155,13 +155,18 @@ export class ClientConnection {
   /**
    * Send one binary frame. Resolves at once while less than the high-water mark is buffered;
    * above it, waits for the oldest frame still in flight (not the newest), so the socket never
-   * runs dry while the next chunk is read from disk.
+   * runs dry while the next chunk is read from disk. `onWritten` runs once the socket is done
+   * with `data` (the caller may then reuse the buffer).
    */
-  async sendBinary(data: Buffer): Promise<void> {
+  async sendBinary(data: Buffer, onWritten?: () => void): Promise<void> {
     if (this.failure) throw this.failure;
     this.bytesSent += data.length;
     const written = new Promise<void>((resolve, reject) => {
-      this.ws.send(data, { binary: true }, (err) => (err ? reject(this.failure ?? err) : resolve()));
+      this.ws.send(data, { binary: true }, (err) => {
+        if (err) return reject(this.failure ?? err);
+        onWritten?.();
+        resolve();
+      });
     });
     written.catch(() => {});
     this.inFlight.push(written);
