@@ -1,5 +1,7 @@
-import type { BuildOptions } from 'esbuild';
+import type { BuildOptions, BuildResult } from 'esbuild';
 
 export declare const ROOT: string;
 export declare const AGENTS: readonly ['build-agent', 'orchestrator-agent', 'repo-agent'];
 export declare function bundleOptions(agent: string, outfile: string): BuildOptions;
+export declare function bundleAgent(agent: string, outfile: string, extra?: BuildOptions): Promise<BuildResult>;
+export declare function bundleAgentSync(agent: string, outfile: string): void;
