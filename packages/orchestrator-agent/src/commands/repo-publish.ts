@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .argument('<path...>', 'package files or folders')
     .action(async (paths: string[], opts: { root: string; channel: string; key: string; passphraseFile?: string; link?: boolean; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
-      // The pipeline and the signer (openpgp) load while the key is read and unlocked: start both.
+      // The pipeline's modules are the bulk of what loads: start them first, the key is read and unlocked after.
       const pipeline = import('../publish/pipeline');
       const [{ loadOrchestratorConfig }, { repoSettings }, { signerFromFiles }] = await Promise.all([import('../config'), import('../publish/settings'), import('../publish/signing')]);
       const { config } = loadOrchestratorConfig(ctx);
