@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bundleAgent, rewriteSharedImports, ROOT, sharedBarrelMap } from '../scripts/lib/bundle.mjs';
+import { bundleAgent, eagerModuleInits, rewriteSharedImports, ROOT, sharedBarrelMap } from '../scripts/lib/bundle.mjs';
 
 const map = sharedBarrelMap();
 const src = (f: string) => path.join(ROOT, 'packages', 'shared', 'src', f);
@@ -45,7 +45,7 @@ describe('rewriteSharedImports', () => {
     const inputs = Object.keys(r.metafile!.inputs);
     expect(inputs).toContain('packages/shared/src/cli/program.ts');
     expect(inputs).not.toContain('packages/shared/src/index.ts');
-    const text = new TextDecoder().decode(r.outputFiles![0]!.contents);
+    const text = r.code;
     // Start-up runs the bundle's top level: there, only commander and the small modules the
     // command definitions use initialize (ws, yaml, zod, openpgp do when an action imports them).
     const lines = text.split('\n');
@@ -54,5 +54,38 @@ describe('rewriteSharedImports', () => {
     expect([...required]).toEqual(['commander']);
     expect(inits).toContain('program');
     for (const m of inits) expect(['program', 'errors', 'duration', 'names', 'progress', 'logger', 'version']).toContain(m);
+  });
+});
+
+describe('eagerModuleInits', () => {
+  const wrapped = [
+    'var init_a = __esm({',
+    '  "packages/a.ts"() {',
+    '    x = () => {',
+    '    };',
+    '  }',
+    '});',
+    'var require_b = __commonJS({',
+    '  "node_modules/b/index.js"(exports, module) {',
+    '    module.exports = `',
+    '  }',
+    '`;',
+    '  }',
+    '});',
+    'init_a();',
+  ];
+
+  it('turns each module wrapper into a parenthesized function (compiled eagerly), nothing else', () => {
+    const out = eagerModuleInits(wrapped.join('\n')).split('\n');
+    expect(out).toEqual([
+      'var init_a = __esm({', '  "packages/a.ts": (function () {', '    x = () => {', '    };', '  })', '});',
+      'var require_b = __commonJS({', '  "node_modules/b/index.js": (function (exports, module) {', '    module.exports = `', '  }', '`;', '  })', '});',
+      'init_a();',
+    ]);
+  });
+
+  it('fails the build on a wrapper of another shape instead of guessing', () => {
+    expect(() => eagerModuleInits(['var init_a = __esm({', '  async "a.ts"() {', '  }', '});'].join('\n'), 'x.cjs')).toThrow('x.cjs:2: a module wrapper not in the expected shape');
+    expect(() => eagerModuleInits('var init_a = __esm({ "a.ts"() {} });')).toThrow('1 module wrapper(s) not on a line of their own');
   });
 });

@@ -41,10 +41,53 @@ export function bundleOptions(agent, outfile) {
   };
 }
 
-/** Bundle `agent` into `outfile` (esbuild.build: the plugin above needs the asynchronous API). */
-export async function bundleAgent(agent, outfile, extra = {}) {
+/**
+ * Bundle `agent`: the text of `outfile`, written there unless `write` is false (esbuild.build:
+ * the plugin below needs the asynchronous API). `metafile` too if asked.
+ */
+export async function bundleAgent(agent, outfile, { write = true, metafile = false } = {}) {
   const esbuild = await import('esbuild');
-  return esbuild.build({ ...bundleOptions(agent, outfile), ...extra });
+  const result = await esbuild.build({ ...bundleOptions(agent, outfile), write: false, metafile });
+  const code = eagerModuleInits(result.outputFiles[0].text, outfile);
+  if (write) {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    await mkdir(path.dirname(outfile), { recursive: true });
+    await writeFile(outfile, code);
+  }
+  return { code, metafile: result.metafile };
+}
+
+const MODULE_WRAPPER = /^var \w+ = __(?:esm|commonJS)\(\{$/;
+const MODULE_BODY = /^ {2}("(?:[^"\\]|\\.)*")\(([\w, ]*)\) \{$/;
+
+/**
+ * Each module esbuild wraps (`var init_x = __esm({ "file"() { … } })`, or `__commonJS` for a
+ * CommonJS package) runs its top level inside a method, which V8 compiles lazily, so the
+ * executable's code cache (made at build time from a compile without running) has no bytecode
+ * for it and every start compiles the top level of each module it initializes. Written as a
+ * parenthesized function instead (`"file": (function () { … })`), V8 compiles it eagerly and
+ * the code cache holds it, as it did when our modules ran at the bundle's top level (and now
+ * for the CommonJS packages too: ws, yaml, tar-stream); the functions inside stay lazy. Called the same way (`(0, fn[name])(…)`), so `this` and
+ * the arguments are the same. The build fails if a wrapper is not in the shape expected.
+ */
+export function eagerModuleInits(code, file = '<bundle>') {
+  const lines = code.split('\n');
+  let wrappers = 0;
+  for (let i = 1; i < lines.length; i++) {
+    if (!MODULE_WRAPPER.test(lines[i - 1])) continue;
+    wrappers++;
+    const m = MODULE_BODY.exec(lines[i]);
+    if (!m) throw new Error(`${file}:${i + 1}: a module wrapper not in the expected shape: ${lines[i].slice(0, 100)}`);
+    let j = i + 1;
+    while (j + 1 < lines.length && !(lines[j] === '  }' && lines[j + 1] === '});')) j++;
+    if (j + 1 >= lines.length) throw new Error(`${file}:${i + 1}: no end for the module wrapper of ${m[1]}`);
+    lines[i] = `  ${m[1]}: (function (${m[2]}) {`;
+    lines[j] = '  })';
+    i = j + 1;
+  }
+  const all = (code.match(/\b__(?:esm|commonJS)\(\{/g) ?? []).length;
+  if (wrappers !== all) throw new Error(`${file}: ${all - wrappers} module wrapper(s) not on a line of their own`);
+  return lines.join('\n');
 }
 
 /**
