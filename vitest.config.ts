@@ -9,6 +9,7 @@ export default defineConfig({
     reporters: ['default'],
   },
   resolve: {
-    alias: { '@pkgfleet/shared': new URL('./packages/shared/src/index.ts', import.meta.url).pathname },
+    // Exactly the barrel: '@pkgfleet/shared/<file>' (a file of shared, imported lazily) resolves by the package's exports
+    alias: [{ find: /^@pkgfleet\/shared$/, replacement: new URL('./packages/shared/src/index.ts', import.meta.url).pathname }],
   },
 });

@@ -4,13 +4,12 @@
 // (dist/bin/<agent>-linux-<arch>, plus an .xz beside each for machines to download).
 // Offline once .cache/node holds the Node binaries; work whose inputs did not change is skipped.
 // See docs/EXECUTABLES.md.
-import * as esbuild from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { AGENTS, bundleOptions, ROOT } from './lib/bundle.mjs';
+import { AGENTS, bundleAgent as bundleCode, ROOT } from './lib/bundle.mjs';
 import { ensureNodeBinary, pinnedNodeVersion } from './lib/node-binary.mjs';
 import { SEA_RECIPE, seaCross, seaX64, xz } from './lib/sea.mjs';
 import { mib, run, sha256, StepError, withLock } from './lib/util.mjs';
@@ -74,13 +73,13 @@ async function bundleAgent(agent) {
   const outfile = path.join(ROOT, 'dist', 'bundle', `${agent}.cjs`);
   let result;
   try {
-    result = await esbuild.build({ ...bundleOptions(agent, outfile), write: false });
+    result = await bundleCode(agent, outfile, { write: false });
   } catch (e) {
     const first = e.errors?.[0];
     const where = first?.location ? `${first.location.file}:${first.location.line}: ` : '';
     throw new StepError(`bundle ${agent}`, `${where}${first?.text ?? e.message}`, 'fix the error above (npx tsc -p tsconfig.json --noEmit shows type errors too)', { cause: e });
   }
-  const data = Buffer.from(result.outputFiles[0].contents);
+  const data = Buffer.from(result.code);
   const changed = await writeIfChanged(outfile, data);
   return { outfile, sha256: sha256(data), size: data.length, changed };
 }

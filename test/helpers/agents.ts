@@ -8,8 +8,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, statSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { buildSync } from 'esbuild';
-import { AGENTS, bundleOptions, ROOT } from '../../scripts/lib/bundle.mjs';
+import { AGENTS, bundleAgentSync, ROOT } from '../../scripts/lib/bundle.mjs';
 
 export type AgentName = 'build-agent' | 'orchestrator-agent' | 'repo-agent';
 export type AgentMode = 'exe' | 'bundle' | 'source';
@@ -68,7 +67,7 @@ function freshFile(file: string): boolean {
   }
 }
 
-/** Bundle `agent` from source into .cache/agents/ unless a fresh one is there. Synchronous: esbuild is fast. */
+/** Bundle `agent` from source into .cache/agents/ unless a fresh one is there. Synchronous: esbuild is fast (a child Node runs it). */
 function sourceBundle(agent: AgentName): string {
   const out = path.join(ROOT, '.cache', 'agents', `${agent}.cjs`);
   if (freshFile(out)) return out;
@@ -76,7 +75,7 @@ function sourceBundle(agent: AgentName): string {
   // Parallel test workers may all get here: each writes its own file and renames it in place.
   const tmp = `${out}.${process.pid}.tmp`;
   try {
-    buildSync(bundleOptions(agent, tmp));
+    bundleAgentSync(agent, tmp);
   } catch (e) {
     throw new Error(`cannot bundle ${agent} from packages/${agent}/src/main.ts: ${(e as Error).message}`, { cause: e });
   }

@@ -1,10 +1,5 @@
 import { contextFor, createLogger, UsageError, AuthError, type Command } from '@pkgfleet/shared';
-import { loadBuildAgentConfig } from '../config';
-import { indexApiUrl, publish, readCrate, registryEnvName, registryIndexUrl, visibleInIndex, type CargoOptions } from '../libs/cargo';
-import { CRATES_IO_API, cratesApi } from '../libs/crates-api';
-import { publishCrates } from '../libs/crates-publish';
-import { finish } from '../libs/report';
-import { maskError, resolveToken, secretForms } from '../libs/secrets';
+import type { CargoOptions } from '../libs/cargo';
 
 interface Opts {
   release?: string;
@@ -46,6 +41,10 @@ export function register(program: Command): void {
     .option('--json', 'print the summary as one JSON document')
     .action(async (dirs: string[], opts: Opts, cmd: Command) => {
       const ctx = contextFor(cmd, 'build-agent');
+      // Loaded when the command runs, not at start-up (see orchestrator-agent's cli.ts).
+      const [{ loadBuildAgentConfig }, { indexApiUrl, publish, readCrate, registryEnvName, registryIndexUrl, visibleInIndex }, { CRATES_IO_API, cratesApi }, { publishCrates }, { finish }, { maskError, resolveToken, secretForms }] = await Promise.all([
+        import('../config'), import('../libs/cargo'), import('../libs/crates-api'), import('../libs/crates-publish'), import('../libs/report'), import('../libs/secrets'),
+      ]);
       let secrets: string[] = [];
       try {
         const { config } = loadBuildAgentConfig(ctx, {

@@ -1,6 +1,5 @@
 import { connect as tcpConnect } from 'node:net';
-import { ClientConnection, contextFor, credentialProblem, describeError, readCredentialFile, type Command, type CredentialFile } from '@pkgfleet/shared';
-import { loadBuildAgentConfig } from '../config';
+import { contextFor, describeError, type Command, type CredentialFile } from '@pkgfleet/shared';
 
 interface Check {
   name: string;
@@ -35,6 +34,10 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON document')
     .action(async (opts: { credential?: string; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'build-agent');
+      // Loaded when the command runs, not at start-up (see orchestrator-agent's cli.ts).
+      const [{ loadBuildAgentConfig }, { ClientConnection }, { credentialProblem, readCredentialFile }] = await Promise.all([
+        import('../config'), import('@pkgfleet/shared/transport/client'), import('@pkgfleet/shared/transport/credentials'),
+      ]);
       const checks: Check[] = [];
       const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
       let credentialPath = opts.credential;

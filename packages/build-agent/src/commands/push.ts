@@ -1,6 +1,4 @@
-import { contextFor, describeLocalFiles, pushWithRetry, summarizePush, UsageError, isValidRelease, isValidTarget, type Command } from '@pkgfleet/shared';
-import { loadBuildAgentConfig } from '../config';
-import { orchestratorConnector } from '../connect';
+import { contextFor, UsageError, isValidRelease, isValidTarget, type Command } from '@pkgfleet/shared';
 
 interface PushFlags {
   release?: string;
@@ -30,6 +28,10 @@ export function register(program: Command): void {
     .argument('<files...>', 'files to push')
     .action(async (files: string[], opts: PushFlags, cmd: Command) => {
       const ctx = contextFor(cmd, 'build-agent');
+      // Loaded when the command runs, not at start-up (see orchestrator-agent's cli.ts).
+      const [{ loadBuildAgentConfig }, { orchestratorConnector }, { describeLocalFiles, pushWithRetry, summarizePush }] = await Promise.all([
+        import('../config'), import('../connect'), import('@pkgfleet/shared/transfer/sender'),
+      ]);
       const { config } = loadBuildAgentConfig(ctx, { credential: opts.credential, release: opts.release, target: opts.target, bwLimit: opts.bwlimit === undefined ? undefined : parseRate(opts.bwlimit) });
       const release = config.release;
       const target = config.target;

@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { AuthError, contextFor, createLogger, FormatError, UsageError, type Command } from '@pkgfleet/shared';
-import { loadBuildAgentConfig } from '../config';
-import { jsonUrlFor, pypiApi } from '../libs/pypi-api';
-import { uploadDists } from '../libs/pypi-upload';
-import { finish } from '../libs/report';
-import { maskError, resolveToken, secretForms } from '../libs/secrets';
-import { twineUpload } from '../libs/twine';
 
 interface Opts {
   release?: string;
@@ -43,6 +37,10 @@ export function register(program: Command): void {
     .option('--json', 'print the summary as one JSON document')
     .action(async (files: string[], opts: Opts, cmd: Command) => {
       const ctx = contextFor(cmd, 'build-agent');
+      // Loaded when the command runs, not at start-up (see orchestrator-agent's cli.ts).
+      const [{ loadBuildAgentConfig }, { jsonUrlFor, pypiApi }, { uploadDists }, { finish }, { maskError, resolveToken, secretForms }, { twineUpload }] = await Promise.all([
+        import('../config'), import('../libs/pypi-api'), import('../libs/pypi-upload'), import('../libs/report'), import('../libs/secrets'), import('../libs/twine'),
+      ]);
       let secrets: string[] = [];
       try {
         const { config } = loadBuildAgentConfig(ctx, { pypiRepositoryUrl: opts.repositoryUrl, pypiJsonUrl: opts.jsonUrl });

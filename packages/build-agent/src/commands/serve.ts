@@ -1,7 +1,5 @@
 import { hostname } from 'node:os';
-import { contextFor, isRetryable, VERSION, type ClientConnection, type Command } from '@pkgfleet/shared';
-import { loadBuildAgentConfig } from '../config';
-import { orchestratorConnector } from '../connect';
+import { contextFor, VERSION, type ClientConnection, type Command } from '@pkgfleet/shared';
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -19,6 +17,8 @@ export function register(program: Command): void {
     .option('--credential <file>', 'credential file (default from config / $PKGFLEET_CREDENTIAL)')
     .action(async (opts: { credential?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'build-agent');
+      // Loaded when the command runs, not at start-up (see orchestrator-agent's cli.ts).
+      const [{ loadBuildAgentConfig }, { orchestratorConnector }, { isRetryable }] = await Promise.all([import('../config'), import('../connect'), import('@pkgfleet/shared/transfer/sender')]);
       const { config } = loadBuildAgentConfig(ctx, { credential: opts.credential });
       const { credential, connect } = orchestratorConnector(ctx, config, config.credential);
       if (credential.role !== 'build' || !credential.release || !credential.target) throw new Error(`credential ${credential.id} is not a build credential`);

@@ -1,6 +1,4 @@
-import { contextFor, formatBytes, IncomingStore, type Command } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { orchestratorPaths } from '../paths';
+import { contextFor, formatBytes, type Command } from '@pkgfleet/shared';
 
 export function register(program: Command): void {
   const artifacts = program.command('artifacts').description('artifacts received from build machines');
@@ -11,6 +9,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON document')
     .action(async (opts: { release?: string; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { orchestratorPaths }, { IncomingStore }] = await Promise.all([import('../config'), import('../paths'), import('@pkgfleet/shared/transfer/receiver')]);
       const { stateDir } = loadOrchestratorConfig(ctx);
       const list = await new IncomingStore(orchestratorPaths(stateDir).incoming).list(opts.release);
       if (opts.json) return ctx.stdout(JSON.stringify({ releases: list }, null, 2));

@@ -1,6 +1,4 @@
-import { contextFor, CredentialStore, parseDuration, UsageError, writeCredentialFile, isValidRelease, isValidTarget, type Command } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { orchestratorPaths } from '../paths';
+import { contextFor, parseDuration, UsageError, isValidRelease, isValidTarget, type Command } from '@pkgfleet/shared';
 
 export function register(program: Command): void {
   const creds = program.command('credentials').description('per-machine, per-release credentials for build agents');
@@ -14,6 +12,7 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'where to write the credential file')
     .action(async (opts: { release: string; target: string; ttl: string; out: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { orchestratorPaths }, { CredentialStore, writeCredentialFile }] = await Promise.all([import('../config'), import('../paths'), import('@pkgfleet/shared/transport/credentials')]);
       if (!isValidRelease(opts.release)) throw new UsageError(`--release ${JSON.stringify(opts.release)} is not a release name`, 'use vX.Y.Z or [A-Za-z0-9._-]+');
       if (!isValidTarget(opts.target)) throw new UsageError(`--target ${JSON.stringify(opts.target)} is not a target name`, 'use e.g. amd64-deb');
       const ttlMs = parseDuration(opts.ttl, '--ttl');
@@ -35,6 +34,7 @@ export function register(program: Command): void {
     .option('--all', 'every credential')
     .action(async (opts: { id?: string; release?: string; target?: string; all?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { orchestratorPaths }, { CredentialStore }] = await Promise.all([import('../config'), import('../paths'), import('@pkgfleet/shared/transport/credentials')]);
       if (!opts.id && !opts.release && !opts.all) throw new UsageError('say which credentials to revoke', 'pass --id ID, --release R [--target T] or --all');
       const { stateDir } = loadOrchestratorConfig(ctx);
       const store = new CredentialStore(orchestratorPaths(stateDir).trust);
@@ -49,6 +49,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON document')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { orchestratorPaths }, { CredentialStore }] = await Promise.all([import('../config'), import('../paths'), import('@pkgfleet/shared/transport/credentials')]);
       const { stateDir } = loadOrchestratorConfig(ctx);
       const list = new CredentialStore(orchestratorPaths(stateDir).trust).list();
       if (opts.json) return ctx.stdout(JSON.stringify({ credentials: list }, null, 2));

@@ -1,6 +1,4 @@
 import { contextFor, formatBytes, type Command } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { deployTree } from '../deploy/client';
 
 export function register(program: Command): void {
   program
@@ -11,6 +9,7 @@ export function register(program: Command): void {
     .option('--no-activate', 'store and verify the snapshot on the repo server without making it live')
     .action(async (opts: { root: string; credential?: string; activate: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { deployTree }] = await Promise.all([import('../config'), import('../deploy/client')]);
       const { config } = loadOrchestratorConfig(ctx, { deployCredential: opts.credential });
       const r = await deployTree(opts.root, { credentialPath: config.deployCredential, activate: opts.activate, logger: ctx.logger, signal: ctx.signal });
       const d = r.done;

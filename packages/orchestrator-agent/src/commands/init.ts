@@ -1,7 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { contextFor, CredentialStore, parseListen, authority, writeAgentConfig, type Command } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { orchestratorPaths } from '../paths';
+import { contextFor, type Command } from '@pkgfleet/shared';
 
 export function register(program: Command): void {
   program
@@ -11,6 +9,9 @@ export function register(program: Command): void {
     .option('--public-url <url>', 'wss:// URL build machines use to reach this orchestrator')
     .action(async (opts: { listen?: string; publicUrl?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { orchestratorPaths }, { CredentialStore }, { parseListen, authority, writeAgentConfig }] = await Promise.all([
+        import('../config'), import('../paths'), import('@pkgfleet/shared/transport/credentials'), import('@pkgfleet/shared/config/agent'),
+      ]);
       const { config, stateDir, configFile } = loadOrchestratorConfig(ctx, { listen: opts.listen, publicUrl: opts.publicUrl });
       const listen = parseListen(config.listen);
       const publicUrl = config.publicUrl ?? `wss://${authority(listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host, listen.port)}`;

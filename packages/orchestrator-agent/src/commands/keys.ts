@@ -1,8 +1,6 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { contextFor, exportPublicKey, generateSigningKey, Option, UsageError, writeFileAtomic, type Command } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { readPassphrase, readPrivateKeyFile } from '../publish/signing';
+import { contextFor, Option, UsageError, type Command } from '@pkgfleet/shared';
 
 /** Where `keys export` looks without --key: $PKGFLEET_SIGNING_KEY, else <state-dir>/keys/signing.asc. */
 function defaultKeyFile(stateDir: string): string {
@@ -21,6 +19,7 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'where to write the private key (must not exist)')
     .action(async (opts: { name: string; email: string; algo: 'ed25519' | 'rsa4096'; passphraseFile?: string; out: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ readPassphrase }, { generateSigningKey }, { writeFileAtomic }] = await Promise.all([import('../publish/signing'), import('@pkgfleet/shared/pgp/keys'), import('@pkgfleet/shared/fs/atomic')]);
       const exists = await access(opts.out).then(() => true, () => false);
       if (exists) throw new UsageError(`${opts.out} already exists: not overwriting a key`, 'choose another --out, or remove the old key first');
       const passphrase = await readPassphrase(opts.passphraseFile);
@@ -36,6 +35,7 @@ export function register(program: Command): void {
     .option('--armor', 'ASCII-armored output')
     .action(async (opts: { key?: string; armor?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { readPrivateKeyFile }, { exportPublicKey }] = await Promise.all([import('../config'), import('../publish/signing'), import('@pkgfleet/shared/pgp/keys')]);
       const file = opts.key ?? defaultKeyFile(loadOrchestratorConfig(ctx).stateDir);
       const text = await readPrivateKeyFile(file);
       const out = await exportPublicKey(text, opts.armor === true, file);

@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option, UsageError, contextFor, formatDuration, parseDuration, type CommandContext } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { createMachines, parseTargets, type IssueCredential, type WaitForRegistration } from '../machines/create';
-import { makeProvider, sshAccess, userDataSettings, type ProviderFactory } from '../machines/factory';
-import { reapMachines } from '../machines/reap';
+import type { IssueCredential, WaitForRegistration } from '../machines/create';
+import type { ProviderFactory } from '../machines/factory';
 import type { MachinesConfig } from '../machines/settings';
-import { renderUserData } from '../machines/user-data';
 import type { Machine, ProviderName } from '../providers/provider';
-import { assertRelease, assertTarget } from '../providers/tags';
 
 /** What other parts of the orchestrator plug in (credentials, registrations, the local provider). */
 export interface MachinesDeps {
@@ -18,16 +14,29 @@ export interface MachinesDeps {
   services?: (ctx: CommandContext) => { issueCredential?: IssueCredential; waitForRegistration?: WaitForRegistration; revoke?: (release: string) => Promise<number> };
   /** Tests: a context with captured stdout. */
   context?: (cmd: Command) => CommandContext;
+  /** More of the same, loaded when a command runs (import()), not at start-up; wins over the ones above. */
+  load?: () => Promise<Omit<MachinesDeps, 'load' | 'context'>>;
 }
+
+/** The modules the actions use, loaded when one runs (import()), not at start-up: see cli.ts. */
+async function actionModules() {
+  const [config, create, factory, reap, userData, tags] = await Promise.all([
+    import('../config'), import('../machines/create'), import('../machines/factory'), import('../machines/reap'), import('../machines/user-data'), import('../providers/tags'),
+  ]);
+  return { ...config, ...create, ...factory, ...reap, ...userData, ...tags };
+}
+type Loaded = { m: Awaited<ReturnType<typeof actionModules>>; d: MachinesDeps };
 
 export function register(program: Command, deps: MachinesDeps = {}): void {
   const ctxOf = (cmd: Command) => (deps.context ?? ((c: Command) => contextFor(c, 'orchestrator-agent')))(cmd);
-  const svcOf = (ctx: CommandContext) => ({ issueCredential: deps.issueCredential, waitForRegistration: deps.waitForRegistration, ...deps.services?.(ctx) });
-  const load = (ctx: CommandContext, flags: Record<string, unknown> = {}): MachinesConfig => loadOrchestratorConfig(ctx, flags).config;
+  let loading: Promise<Loaded> | undefined;
+  const prepare = (): Promise<Loaded> => (loading ??= Promise.all([actionModules(), deps.load?.()]).then(([m, more]) => ({ m, d: { ...deps, ...more } })));
+  const svcOf = ({ d }: Loaded, ctx: CommandContext) => ({ issueCredential: d.issueCredential, waitForRegistration: d.waitForRegistration, ...d.services?.(ctx) });
+  const load = ({ m }: Loaded, ctx: CommandContext, flags: Record<string, unknown> = {}): MachinesConfig => m.loadOrchestratorConfig(ctx, flags).config;
   const providerOption = () => new Option('--provider <name>', 'digitalocean or local (default: machinesProvider in the config, else local)').choices(['digitalocean', 'local']);
-  const providerFor = (ctx: CommandContext, provider: string | undefined) => {
-    const config = load(ctx, { machinesProvider: provider });
-    return { config, provider: makeProvider(config.machinesProvider, ctx, config, deps.providers) };
+  const providerFor = (x: Loaded, ctx: CommandContext, provider: string | undefined) => {
+    const config = load(x, ctx, { machinesProvider: provider });
+    return { config, provider: x.m.makeProvider(config.machinesProvider, ctx, config, x.d.providers) };
   };
 
   const machines = program.command('machines').description('build machines of a release: create, list, delete, reap');
@@ -43,15 +52,17 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
     .option('--executable <file>', 'build-agent to upload by SSH when the image lacks it (needs machinesSshKeyFile)')
     .action(async (opts: { release: string; targets: string; provider?: string; wait?: boolean; timeout?: string; executable?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      assertRelease(opts.release);
-      const targets = parseTargets(opts.targets);
-      const svc = svcOf(ctx);
+      const x = await prepare();
+      const { m: mod } = x;
+      mod.assertRelease(opts.release);
+      const targets = mod.parseTargets(opts.targets);
+      const svc = svcOf(x, ctx);
       if (!svc.issueCredential) throw new UsageError('machines create: credential issuing is not wired into this build', 'use a build of orchestrator-agent with the credentials service');
       if (opts.wait && !svc.waitForRegistration) throw new UsageError('machines create --wait: the registration service is not wired into this build');
-      const { config, provider } = providerFor(ctx, opts.provider);
-      const ssh = sshAccess(config, opts.executable);
+      const { config, provider } = providerFor(x, ctx, opts.provider);
+      const ssh = mod.sshAccess(config, opts.executable);
       if (opts.executable && !ssh) throw new UsageError('--executable needs machinesSshKeyFile in the config (the key to reach the machines by SSH)');
-      const list = await createMachines({
+      const list = await mod.createMachines({
         provider,
         release: opts.release,
         targets,
@@ -73,12 +84,14 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
     .addOption(providerOption())
     .action(async (opts: { release?: string; all?: boolean; provider?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
+      const x = await prepare();
+      const { m: mod } = x;
       if (!!opts.release === !!opts.all) throw new UsageError('machines delete needs exactly one of --release R or --all');
-      if (opts.release) assertRelease(opts.release);
-      const { provider } = providerFor(ctx, opts.provider);
+      if (opts.release) mod.assertRelease(opts.release);
+      const { provider } = providerFor(x, ctx, opts.provider);
       const n = opts.release ? await provider.deleteRelease(opts.release, ctx.signal) : await provider.deleteAll(ctx.signal);
       // A deleted machine's credential is of no use to anyone any more.
-      const revoke = svcOf(ctx).revoke;
+      const revoke = svcOf(x, ctx).revoke;
       if (revoke && opts.release) await revoke(opts.release);
       ctx.stdout(`deleted ${n} machine${n === 1 ? '' : 's'}${opts.release ? ` of release ${opts.release}` : ''}`);
     });
@@ -91,8 +104,10 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
     .addOption(providerOption())
     .action(async (opts: { release?: string; json?: boolean; provider?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      if (opts.release) assertRelease(opts.release);
-      const { provider } = providerFor(ctx, opts.provider);
+      const x = await prepare();
+      const { m: mod } = x;
+      if (opts.release) mod.assertRelease(opts.release);
+      const { provider } = providerFor(x, ctx, opts.provider);
       const list = await provider.list(opts.release ? { release: opts.release } : {});
       list.sort((a, b) => a.release.localeCompare(b.release) || a.target.localeCompare(b.target));
       if (opts.json) {
@@ -110,9 +125,11 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
     .addOption(providerOption())
     .action(async (opts: { olderThan: string; dryRun?: boolean; provider?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
+      const x = await prepare();
+      const { m: mod } = x;
       const olderThanMs = parseDuration(opts.olderThan, '--older-than');
-      const { provider } = providerFor(ctx, opts.provider);
-      const reaped = await reapMachines(provider, { olderThanMs, logger: ctx.logger, signal: ctx.signal, ...(opts.dryRun ? { dryRun: true } : {}) });
+      const { provider } = providerFor(x, ctx, opts.provider);
+      const reaped = await mod.reapMachines(provider, { olderThanMs, logger: ctx.logger, signal: ctx.signal, ...(opts.dryRun ? { dryRun: true } : {}) });
       for (const m of reaped) ctx.stdout(`${opts.dryRun ? 'would delete' : 'deleted'}\t${m.name}\t${m.id}\t${m.createdAt.toISOString()}`);
       ctx.stdout(`${opts.dryRun ? 'would reap' : 'reaped'} ${reaped.length} machine${reaped.length === 1 ? '' : 's'} older than ${formatDuration(olderThanMs)}`);
     });
@@ -125,14 +142,16 @@ export function register(program: Command, deps: MachinesDeps = {}): void {
     .option('--credential <file>', 'embed this credential file (default: issue a new one)')
     .action(async (opts: { release: string; target: string; credential?: string }, cmd: Command) => {
       const ctx = ctxOf(cmd);
-      assertRelease(opts.release);
-      assertTarget(opts.target);
-      const config = load(ctx);
+      const x = await prepare();
+      const { m: mod } = x;
+      mod.assertRelease(opts.release);
+      mod.assertTarget(opts.target);
+      const config = load(x, ctx);
       let credential: string;
       if (opts.credential) credential = readFileSync(opts.credential, 'utf8');
-      else if (svcOf(ctx).issueCredential) credential = await svcOf(ctx).issueCredential!(opts.release, opts.target);
+      else if (svcOf(x, ctx).issueCredential) credential = await svcOf(x, ctx).issueCredential!(opts.release, opts.target);
       else throw new UsageError('machines user-data needs --credential FILE in this build', 'make one with `orchestrator-agent credentials issue --release R --target T --out FILE`');
-      ctx.stdout(renderUserData({ release: opts.release, target: opts.target, credential, ...userDataSettings(config) }).replace(/\n$/, ''));
+      ctx.stdout(mod.renderUserData({ release: opts.release, target: opts.target, credential, ...mod.userDataSettings(config) }).replace(/\n$/, ''));
     });
 }
 

@@ -1,7 +1,5 @@
 import { contextFor, formatBytes, isValidRelease, parseDuration, UsageError, type Command, type CommandContext } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { parseTargets } from '../machines/create';
-import { publishRelease, type PublishReleaseResult } from '../release/publish-release';
+import type { PublishReleaseResult } from '../release/publish-release';
 
 export function describePublish(ctx: CommandContext, release: string, r: PublishReleaseResult, dryRun: boolean): void {
   for (const f of r.published.formats) {
@@ -26,6 +24,7 @@ export function register(program: Command): void {
     .option('--no-deploy', 'publish the repository tree without deploying it')
     .action(async (opts: { release: string; channel: string; expect?: string; timeout?: string; dryRun?: boolean; deploy: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { parseTargets }, { publishRelease }] = await Promise.all([import('../config'), import('../machines/create'), import('../release/publish-release')]);
       if (!isValidRelease(opts.release)) throw new UsageError(`--release ${JSON.stringify(opts.release)} is not a release name`);
       const { config, stateDir } = loadOrchestratorConfig(ctx);
       const expect = opts.expect ? parseTargets(opts.expect) : config.publishExpect;

@@ -1,9 +1,4 @@
 import { contextFor, describeError, isValidRelease, parseDuration, UsageError, type Command } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { createMachines, parseTargets } from '../machines/create';
-import { makeProvider, sshAccess } from '../machines/factory';
-import { localProviderFactory, machineServices } from '../machines/services';
-import { publishRelease } from '../release/publish-release';
 import { describePublish } from './publish';
 
 export function register(program: Command): void {
@@ -17,6 +12,9 @@ export function register(program: Command): void {
     .option('--timeout <duration>', 'how long to wait for the builds to push (default: publishTimeout)')
     .action(async (opts: { release: string; channel: string; targets: string; provider?: string; timeout?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { createMachines, parseTargets }, { makeProvider, sshAccess }, { localProviderFactory, machineServices }, { publishRelease }] = await Promise.all([
+        import('../config'), import('../machines/create'), import('../machines/factory'), import('../machines/services'), import('../release/publish-release'),
+      ]);
       if (!isValidRelease(opts.release)) throw new UsageError(`--release ${JSON.stringify(opts.release)} is not a release name`);
       const targets = parseTargets(opts.targets);
       const { config, stateDir } = loadOrchestratorConfig(ctx, { machinesProvider: opts.provider });

@@ -1,10 +1,5 @@
 import { resolve } from 'node:path';
 import { contextFor, UsageError, type Command } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { publish } from '../publish/pipeline';
-import { repoSettings } from '../publish/settings';
-import { signerFromFiles } from '../publish/signing';
-import { servedTreePath } from '../publish/tree';
 
 /** The release date: $SOURCE_DATE_EPOCH (reproducible builds) if set, else now. */
 function publishDate(env: NodeJS.ProcessEnv = process.env): Date {
@@ -28,12 +23,15 @@ export function register(program: Command): void {
     .argument('<path...>', 'package files or folders')
     .action(async (paths: string[], opts: { root: string; channel: string; key: string; passphraseFile?: string; link?: boolean; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      // The pipeline's modules are the bulk of what loads: start them first, the key is read and unlocked after.
+      const pipeline = import('../publish/pipeline');
+      const [{ loadOrchestratorConfig }, { repoSettings }, { signerFromFiles }] = await Promise.all([import('../config'), import('../publish/settings'), import('../publish/signing')]);
       const { config } = loadOrchestratorConfig(ctx);
       const settings = repoSettings(config);
       if (!settings.suites.includes(opts.channel)) {
         throw new UsageError(`--channel ${opts.channel} is not a configured suite (repoSuites: ${settings.suites.join(', ')})`);
       }
-      const signer = await signerFromFiles(opts.key, opts.passphraseFile);
+      const [signer, { publish }, { servedTreePath }] = await Promise.all([signerFromFiles(opts.key, opts.passphraseFile), pipeline, import('../publish/tree')]);
       const root = resolve(opts.root);
       const t0 = performance.now();
       const res = await publish({

@@ -1,8 +1,4 @@
-import { authority, contextFor, CredentialStore, IncomingStore, parseListen, startServer, type Command } from '@pkgfleet/shared';
-import { loadOrchestratorConfig } from '../config';
-import { createBuildSession } from '../daemon/build-session';
-import { Registrations } from '../daemon/registrations';
-import { orchestratorPaths } from '../paths';
+import { contextFor, type Command } from '@pkgfleet/shared';
 
 export function register(program: Command): void {
   program
@@ -11,6 +7,10 @@ export function register(program: Command): void {
     .option('--listen <addr>', 'address to listen on (HOST:PORT)')
     .action(async (opts: { listen?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      const [{ loadOrchestratorConfig }, { createBuildSession }, { Registrations }, { orchestratorPaths }] = await Promise.all([import('../config'), import('../daemon/build-session'), import('../daemon/registrations'), import('../paths')]);
+      const [{ authority, parseListen }, { CredentialStore }, { IncomingStore }, { startServer }] = await Promise.all([
+        import('@pkgfleet/shared/config/agent'), import('@pkgfleet/shared/transport/credentials'), import('@pkgfleet/shared/transfer/receiver'), import('@pkgfleet/shared/transport/server'),
+      ]);
       const { config, stateDir } = loadOrchestratorConfig(ctx, { listen: opts.listen });
       const paths = orchestratorPaths(stateDir);
       const store = new CredentialStore(paths.trust);
