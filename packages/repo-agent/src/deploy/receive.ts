@@ -119,18 +119,26 @@ function indexOf(records: readonly SnapshotRecord[]): Map<string, ContentRef> {
   return index;
 }
 
+/** Milliseconds per phase, for the log: `phase(name)` closes the phase that ran since the last call. */
+function phaseTimer(): { ms: Record<string, number>; phase: (name: string) => void } {
+  const ms: Record<string, number> = {};
+  let since = performance.now();
+  return {
+    ms,
+    phase: (name) => {
+      const t = performance.now();
+      ms[name] = Math.round((t - since) * 10) / 10;
+      since = t;
+    },
+  };
+}
+
 /**
  * Take the store's lock, check the manifest and work out what content is lacking. The lock is
  * held until receive() or abort() finishes, so gc cannot remove what the deploy links from.
  */
 export async function beginDeploy(store: Store, manifestInput: Manifest, opts: DeployOptions): Promise<PendingDeploy> {
-  const ms: Record<string, number> = {};
-  let tPhase = performance.now();
-  const phase = (name: string) => {
-    const t = performance.now();
-    ms[name] = Math.round((t - tPhase) * 10) / 10;
-    tPhase = t;
-  };
+  const { ms, phase } = phaseTimer();
   const manifest = validateManifest(manifestInput, 'deploy manifest', opts.limits);
   phase('validate');
   const now = opts.now ?? (() => new Date());
@@ -210,13 +218,7 @@ async function assemble(store: Store, s: AssembleState, tarStream: Readable): Pr
   const { id, manifest, counter, opts } = s;
   const what = `snapshot ${id}`;
   // Where the time goes (logged with the result): begin, receive, link, grace, signatures, flush, commit, swap.
-  const ms: Record<string, number> = {};
-  let tPhase = performance.now();
-  const phase = (name: string) => {
-    const t = performance.now();
-    ms[name] = Math.round((t - tPhase) * 10) / 10;
-    tPhase = t;
-  };
+  const { ms, phase } = phaseTimer();
   const byPath = new Map(manifest.entries.map((e) => [e.path, e]));
   // Hash-named files of the live snapshot stay reachable for the grace period (those the store holds).
   const grace: GraceEntry[] = (s.liveRecord ? graceCarryOver(s.liveRecord, manifest, s.now.getTime(), opts.graceMs) : []).filter((g) => s.index.has(g.sha256));
