@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,25 @@ describe('artifact hand-off: build-agent push → orchestrator-agent serve (real
     const replaced = await runAgent('build-agent', ['push', '--credential', cred, '--release', 'v1.0.1', '--target', 'amd64-deb', '--replace', f!]);
     expect(replaced.code).toBe(0);
     expect(sha256(join(orch.incomingDir('v1.0.1', 'amd64-deb'), 'conflict_1.0_amd64.deb'))).toBe(sha256(f!));
+  });
+
+  it('refuses a file that changes while it is pushed: nothing lands under its name', async () => {
+    const cred = await orch.credential('v1.0.2', 'amd64-deb');
+    const [f] = makeFiles(work, 'growing', [4 * MiB]);
+    const pusher = spawnAgent('build-agent', ['push', '--credential', cred, '--release', 'v1.0.2', '--target', 'amd64-deb', '--bwlimit', '2M', f!]);
+    let err = '';
+    pusher.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => pusher.once('exit', (c) => r(c)));
+    await waitFor(() => partialBytes(orch, 'v1.0.2', 'amd64-deb') > MiB, 'the file to be partly received');
+    // the build writes more while the push reads it
+    appendFileSync(f!, randomBytes(1000));
+    expect(await exited).toBe(1);
+    expect(err).toMatch(/growing_1\.0_amd64\.deb changed while it was being pushed/);
+    expect(orch.incomingSnapshot().filter((p) => p.startsWith('v1.0.2/amd64-deb/growing'))).toEqual([]);
+    // once the build is done, pushing again lands the file as it is now
+    const again = await runAgent('build-agent', ['push', '--credential', cred, '--release', 'v1.0.2', '--target', 'amd64-deb', f!]);
+    expect(again.code).toBe(0);
+    expect(sha256(join(orch.incomingDir('v1.0.2', 'amd64-deb'), 'growing_1.0_amd64.deb'))).toBe(sha256(f!));
   });
 
   it('survives SIGKILL of the orchestrator mid-transfer: the pusher retries and re-sends only the unfinished remainder', async () => {

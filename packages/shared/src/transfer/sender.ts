@@ -64,6 +64,11 @@ function fileChanged(f: LocalFile): TransferError {
   return new TransferError('E_FILE_CHANGED', `${f.path} changed while it was being pushed`, 'wait for the build to finish writing it, then push again');
 }
 
+/** Throw unless `st` still has the size and mtime `f` was described with. */
+function checkUnchanged(f: LocalFile, st: { size: number; mtimeMs: number }): void {
+  if (st.size !== f.size || st.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+}
+
 /**
  * A small file read whole with synchronous calls: five syscalls on this thread instead of five
  * round trips through libuv's thread pool (a push is a CLI with nothing else to serve meanwhile).
@@ -73,15 +78,13 @@ function readSmall(f: LocalFile, into?: Buffer): Buffer {
   const buf = into && into.length >= f.size ? into.subarray(0, f.size) : Buffer.allocUnsafe(f.size);
   const fd = openSync(f.path, 'r');
   try {
-    const before = fstatSync(fd);
-    if (before.size !== f.size || before.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+    checkUnchanged(f, fstatSync(fd));
     for (let n = 0; n < f.size; ) {
       const r = readSync(fd, buf, n, f.size - n, n);
       if (r === 0) throw fileChanged(f);
       n += r;
     }
-    const after = fstatSync(fd);
-    if (after.size !== f.size || after.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+    checkUnchanged(f, fstatSync(fd));
   } finally {
     closeSync(fd);
   }
@@ -204,7 +207,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
     if (f.sha256 === undefined && f.size <= SMALL_FILE) f.sha256 = createHash('sha256').update(readSmall(f, (scratch ??= Buffer.allocUnsafe(SMALL_FILE)))).digest('hex');
     else if (f.sha256 === undefined) {
       const now = await describeFile(f.path, true);
-      if (now.size !== f.size || now.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+      checkUnchanged(f, now);
       f.sha256 = now.sha256;
     }
     if (s.size === f.size && s.sha256 === f.sha256) Object.assign(s, { state: 'complete', offset: f.size });
@@ -287,8 +290,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
     const fh = await open(f.path, 'r');
     let bytes = 0;
     try {
-      const before = await fh.stat();
-      if (before.size !== f.size || before.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+      checkUnchanged(f, await fh.stat());
       // The bytes before a resume offset are read and hashed, not sent.
       const hash = f.sha256 === undefined ? createHash('sha256') : undefined;
       if (hash && offset > 0) await hashRange(fh, offset, hash);
@@ -307,8 +309,7 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
         await pace();
       }
       // The digest covers what was read; a file that changed meanwhile is not vouched for.
-      const after = await fh.stat();
-      if (after.size !== f.size || after.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+      checkUnchanged(f, await fh.stat());
       if (hash) f.sha256 = hash.digest('hex');
       return { bytes, digest: f.sha256! };
     } finally {
