@@ -21,7 +21,7 @@ export { isHashNamedPath, graceCarryOver } from './snapshot/grace';
 export type { GraceEntry } from './snapshot/grace';
 export { signatureChecks, sameSignedText, checkReleaseHashes, checkRepomdHashes } from './snapshot/signed';
 export type { SignatureCheck } from './snapshot/signed';
-export { scanTree, packTree, hashFile } from './snapshot/tree';
+export { scanTree, packTree, hashFile, fileVersion } from './snapshot/tree';
 export type { HashCache } from './snapshot/tree';
 export { configPathFor, loadAgentConfig, parseListen, authority, writeAgentConfig } from './config/agent';
 export { fileNameProblem, isValidFileName, isValidRelease, isValidTarget, assertFileName } from './protocol/names';

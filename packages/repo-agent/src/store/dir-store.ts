@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  fileVersion,
   fsyncDir,
   PkgfleetError,
   scanTree,
@@ -118,7 +119,7 @@ export class DirStore implements Store {
       // A record is written once (by rename) and never changed: one parsed copy per version of
       // the file, so a long-running daemon does not re-read every retained record on each deploy.
       const st = await stat(path);
-      version = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      version = fileVersion(st);
       const cached = this.records.get(id);
       if (cached?.version === version) {
         await stat(join(this.snapshotsDir, id));
@@ -193,7 +194,7 @@ export class DirStore implements Store {
     const list = `${tree}.json`;
     try {
       const st = await stat(list);
-      const version = `${list}:${st.ino}:${st.size}:${st.mtimeMs}`;
+      const version = fileVersion(st);
       let entries = this.spareList?.version === version ? this.spareList.entries : undefined;
       if (!entries) {
         const raw = JSON.parse(await readFile(list, 'utf8')) as Record<string, unknown>;
@@ -238,7 +239,7 @@ export class DirStore implements Store {
     await writeFileAtomic(`${tree}.json`, JSON.stringify({ format: SPARE_FORMAT, base: record.id, entries }));
     const st = await stat(`${tree}.json`);
     // The list as written, for takeSpare in this process (the file is read if it changed).
-    this.spareList = { version: `${tree}.json:${st.ino}:${st.size}:${st.mtimeMs}`, entries };
+    this.spareList = { version: fileVersion(st), entries };
   }
 
   async activate(id: string): Promise<void> {

@@ -25,6 +25,14 @@ export async function hashFile(path: string): Promise<{ sha256: string; size: nu
 }
 
 /**
+ * A file's identity and version (device, inode, size, mtime): equal keys mean the same, unchanged
+ * file as far as a cache of what was read from it is concerned.
+ */
+export function fileVersion(st: { dev: number; ino: number; size: number; mtimeMs: number }): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+/**
  * SHA-256 of files already hashed, by identity (device, inode, size, mtime): published trees never
  * change a file in place (a new version is a new file), so a hit is the same content.
  */
@@ -58,7 +66,7 @@ export async function scanTree(root: string, cache?: HashCache): Promise<Manifes
         const st = lstatSync(join(root, relPath));
         if (st.isDirectory()) dirs.push(relPath);
         else if (st.isFile()) {
-          const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+          const id = fileVersion(st);
           const entry: ManifestEntry = { path: relPath, size: st.size, sha256: cache?.get(id) ?? '', mode: st.mode & 0o777 };
           entries.push(entry);
           if (entry.sha256) seen.set(id, entry.sha256);
