@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -36,6 +36,25 @@ export interface HashOptions {
 
 const CHUNK = 1 << 20;
 
+/**
+ * Read the file open at `fd` to its end in `buf`-sized chunks: feed every digest, keep its first
+ * `head.length` bytes in `head`, and write each chunk to `out` when given; returns the bytes read.
+ * Used on this thread and, as its source text, by the workers: it refers only to its arguments.
+ */
+function readHashCopy(fd: number, out: number | undefined, buf: Buffer, head: Buffer, h: readonly Hash[], read: typeof readSync, write: typeof writeSync): number {
+  let pos = 0;
+  for (;;) {
+    const n = read(fd, buf, 0, buf.length, pos);
+    if (n === 0) break;
+    const chunk = buf.subarray(0, n);
+    if (pos < head.length) chunk.copy(head, pos, 0, Math.min(n, head.length - pos));
+    for (const x of h) x.update(chunk);
+    for (let w = 0; out !== undefined && w < n;) w += write(out, chunk, w, n - w);
+    pos += n;
+  }
+  return pos;
+}
+
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
@@ -44,6 +63,7 @@ const { paths, headBytes, copyDir, counter } = workerData;
 // counter[0]: next file to take; counter[1]: set by the parent to stop early
 const ctl = new Int32Array(counter);
 const buf = Buffer.allocUnsafe(${CHUNK});
+const readHashCopy = ${readHashCopy.toString()};
 let syncing = 0;
 let taken = false;
 const finish = () => { if (taken && syncing === 0) parentPort.postMessage({ end: true }); };
@@ -58,16 +78,7 @@ function one(id) {
     const head = Buffer.alloc(Math.min(headBytes, size));
     const copy = copyDir === undefined ? undefined : copyDir + '/' + id;
     if (copy !== undefined) out = openSync(copy, 'wx', 0o644);
-    let pos = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      const chunk = buf.subarray(0, n);
-      if (pos < head.length) chunk.copy(head, pos, 0, Math.min(n, head.length - pos));
-      for (const x of h) x.update(chunk);
-      for (let w = 0; out !== undefined && w < n;) w += writeSync(out, chunk, w, n - w);
-      pos += n;
-    }
+    const pos = readHashCopy(fd, out, buf, head, h, readSync, writeSync);
     const [md5, sha1, sha256, sha512] = h.map((x) => x.digest('hex'));
     const ab = head.buffer.slice(head.byteOffset, head.byteOffset + head.length);
     parentPort.postMessage({ id, ok: { path, size: pos, md5, sha1, sha256, sha512, head: new Uint8Array(ab), copy, durable: copy !== undefined } }, [ab]);
@@ -109,16 +120,7 @@ export async function hashFile(path: string, headBytes: number, copy?: string): 
     const buf = Buffer.allocUnsafe(CHUNK);
     const head = Buffer.alloc(Math.min(headBytes, fstatSync(fd).size));
     if (copy !== undefined) out = openSync(copy, 'wx', 0o644);
-    let pos = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) break;
-      const chunk = buf.subarray(0, n);
-      if (pos < head.length) chunk.copy(head, pos, 0, Math.min(n, head.length - pos));
-      for (const x of h) x.update(chunk);
-      for (let w = 0; out !== undefined && w < n;) w += writeSync(out, chunk, w, n - w);
-      pos += n;
-    }
+    const pos = readHashCopy(fd, out, buf, head, h, readSync, writeSync);
     const [md5, sha1, sha256, sha512] = h.map((x) => x.digest('hex')) as [string, string, string, string];
     return { path, size: pos, md5, sha1, sha256, sha512, head, ...(copy !== undefined && { copy, durable: false }) };
   } finally {
