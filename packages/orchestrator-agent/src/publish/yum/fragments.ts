@@ -12,8 +12,6 @@ import { filelistsPackage, otherPackage, primaryPackage, type RpmPackage, type Y
 export type RepodataPart = 'primary' | 'filelists' | 'other';
 export type Fragments = Record<RepodataPart, Buffer>;
 
-export const REPODATA_PARTS: readonly RepodataPart[] = ['primary', 'filelists', 'other'];
-
 const OPEN = Buffer.from('<package ');
 const CLOSE = Buffer.from('</package>\n');
 /** Where each document names the package id (the signed file's SHA-256). */
