@@ -79,8 +79,14 @@ beforeAll(async () => {
   await mkdir(gnupg, { mode: 0o700 });
   await execFile('gpg', ['--homedir', gnupg, '--batch', '--passphrase', '', '--quick-gen-key', 'Other Builder <other@example.com>', 'ed25519', 'sign', 'never']);
   await rpmsignWithGpg([presigned!], gnupg, 'other@example.com');
-  const r = await publish([x86!, arm!, noarch!, presigned!]);
-  if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
+  // two publishes: the second appends its package to the repodata documents of the first
+  // (gzip members), which is what dnf reads below
+  for (const files of [[x86!, arm!, noarch!], [presigned!]]) {
+    const r = await publish(files);
+    if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
+  }
+  const state = JSON.parse(await readFile(join(root, 'state', (await readdir(join(root, 'state'))).sort().pop()!), 'utf8'));
+  if (state.formats.yum.channels.stable.docs.x86_64.primary.members !== 2) throw new Error('the second publish did not append to the repodata');
 }, 300_000);
 
 afterAll(async () => {

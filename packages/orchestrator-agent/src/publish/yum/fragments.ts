@@ -71,7 +71,22 @@ export function joinFragments(parts: readonly Buffer[]): Buffer {
   return Buffer.concat(runs);
 }
 
-const REPODATA_FILE = /^[^/]+\/repodata\/([0-9a-f]{64})-(primary|filelists|other)\.xml\.gz$/;
+const REPODATA_FILE = /^(?:[^/]+\/)?repodata\/([0-9a-f]{64})-(primary|filelists|other)\.xml\.gz$/;
+
+/**
+ * A repodata file of the live tree, if it is there and still holds what its name says (the
+ * SHA-256 in it); undefined otherwise (the caller then builds what it needs some other way).
+ */
+export async function readLiveDocument(path: string): Promise<Buffer | undefined> {
+  const m = REPODATA_FILE.exec(path.split('/').slice(-2).join('/'));
+  if (!m) return undefined;
+  try {
+    const gz = await readFile(path);
+    return createHash('sha256').update(gz).digest('hex') === m[1] ? gz : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The elements of every package in the live channel's repodata (`files` as listed in the
@@ -83,10 +98,9 @@ export async function previousFragments(dir: string, files: readonly string[]): 
   const out = new Map<string, Partial<Fragments>>();
   const docs = await Promise.all(files.map(async (f) => {
     const m = REPODATA_FILE.exec(f);
-    if (!m) return undefined;
+    const gz = m && (await readLiveDocument(join(dir, f)));
+    if (!gz) return undefined;
     try {
-      const gz = await readFile(join(dir, f));
-      if (createHash('sha256').update(gz).digest('hex') !== m[1]) return undefined;
       // synchronous: a few MB, and a cold thread pool costs more than it saves here
       return { part: m[2] as RepodataPart, doc: gunzipSync(gz) };
     } catch {

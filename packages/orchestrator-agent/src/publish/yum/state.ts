@@ -1,4 +1,6 @@
 import { PublishError } from '../format';
+import type { DocumentLayout } from './documents';
+import type { RepodataPart } from './fragments';
 
 /**
  * What the yum part of a published tree holds, persisted with the tree (ROOT/state/<id>.json).
@@ -37,6 +39,24 @@ export interface ChannelState {
   packages: YumPackage[];
   /** Every file under rpm/<channel>/ (relative to it), to carry the channel over unchanged. */
   files?: string[];
+  /** Per arch repository, how its repodata documents are laid out, to append to them (documents.ts). */
+  docs?: Record<string, Record<RepodataPart, ChannelDocument>>;
+  /** How this tree's channel directory was made from the tree live before it (ChannelFiles in write.ts). */
+  change?: ChannelChange;
+}
+
+export interface ChannelDocument extends DocumentLayout {
+  /** Relative to the arch repository: repodata/<sha256>-primary.xml.gz */
+  href: string;
+}
+
+export interface ChannelChange {
+  /** The id of the tree this one was built from (live when it was published). */
+  builtFrom: string;
+  /** Files (relative to rpm/<channel>/) written by that publish: not hard links of builtFrom's. */
+  fresh: string[];
+  /** builtFrom's files that this tree does not hold as the same file (removed or replaced). */
+  extra: string[];
 }
 
 export interface YumState {

@@ -1,40 +1,30 @@
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
 import {
   checkHeaderDigests, filelistsHead, FILELISTS_TAIL, otherHead, OTHER_TAIL, packageFromRpm,
   primaryHead, PRIMARY_TAIL, readRpm, repodataFileName, repomdXml, RpmFormatError, rpmPrefixLength, RpmTag, signRpm,
-  type RepodataType, type RepomdRecord, type RpmPackage, type Signer,
+  type RepomdRecord, type RpmPackage, type Signer,
 } from '@pkgfleet/shared';
 import type { FormatSummary, WriteContext } from '../format';
 import type { TreeWriter } from '../tree';
-import { fragmentsOf, joinFragments, previousFragments, type Fragments } from './fragments';
+import { appendToDocument, buildDocument, type Document } from './documents';
+import { fragmentsOf, joinFragments, previousFragments, readLiveDocument, type Fragments, type RepodataPart } from './fragments';
 import { readRpmPrefix, type RpmRecord } from './ingest';
-import { yumArches, type ChannelState, type YumPackage, type YumState } from './state';
+import { yumArches, type ChannelChange, type ChannelDocument, type ChannelState, type YumPackage, type YumState } from './state';
 
 /** Everything yum writes lives under this directory of the served tree. */
 export const YUM_DIR = 'rpm';
-/**
- * gzip level of the repodata files. createrepo_c's (zlib's default, 6) would cost more than
- * signing them; 2 takes half the time of 4 and the files stay within ~10% of createrepo_c's
- * size (for 1000 rpms: primary 55 KiB vs 49, filelists 64 vs 60, other 30 vs 30).
- */
-const GZIP_LEVEL = 2;
 const CHUNK = 1 << 20;
 const PARALLEL = 8;
 
-const gzipAsync = promisify(gzip);
-
 /** The three repodata documents, in repomd.xml's order. */
-const REPODATA_PARTS: { type: RepodataType & keyof Fragments; head: (n: number) => string; tail: string }[] = [
+const REPODATA_PARTS: { type: RepodataPart; head: (n: number) => string; tail: string }[] = [
   { type: 'primary', head: primaryHead, tail: PRIMARY_TAIL },
   { type: 'filelists', head: filelistsHead, tail: FILELISTS_TAIL },
   { type: 'other', head: otherHead, tail: OTHER_TAIL },
 ];
 
-const sha256hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
 /** Files up to this size are read and written in one piece (fewer system calls per rpm). */
 const WHOLE_FILE = 16 << 20;
@@ -120,20 +110,70 @@ function withoutFragments(p: YumPackage): YumPackage {
 }
 
 /**
- * Write a small file that rarely changes (a .repo file): when the live tree holds the same
- * bytes, link that file instead (already durable: no write, no fsync).
+ * The files of one channel directory (`rpm/<channel>`, paths relative to it) as the new tree gets
+ * them from the live one. When the new tree is built over the tree this publish retired
+ * (StagingTree's recycled mode) and the live state says how the live channel was made from that
+ * tree (`change`), a file the retired tree already holds as the live tree's own (same inode) is
+ * kept without a system call, instead of an lstat pair or a link per rpm; what else the retired
+ * tree holds there is removed by name, without listing the directory. `finish` records, for the
+ * next publish, how the new channel is made from the live one.
  */
-async function writeOrKeep(tree: TreeWriter, rel: string, text: string): Promise<void> {
+class ChannelFiles {
+  private readonly kept: Set<string> | undefined;
+  private readonly holds: string[] | undefined;
+  private readonly fresh = new Set<string>();
+
+  constructor(private readonly tree: TreeWriter, private readonly base: string, private readonly live: ChannelState | undefined) {
+    const c = live?.change;
+    if (tree.recycledFrom === undefined || !c || c.builtFrom !== tree.recycledFrom || !live.files) return;
+    const fresh = new Set(c.fresh);
+    this.kept = new Set(live.files.filter((f) => !fresh.has(f)));
+    this.holds = [...this.kept, ...c.extra];
+  }
+
+  /** Carry `rel` over from the live tree; false if the live tree does not have it. */
+  async link(rel: string): Promise<boolean> {
+    if (this.kept?.has(rel)) {
+      this.tree.keepRecycled(`${this.base}/${rel}`);
+      return true;
+    }
+    return this.tree.linkPrevious(`${this.base}/${rel}`);
+  }
+
+  /** `rel` was written by this publish (not a link of the live tree's file). */
+  wrote(rel: string): void {
+    this.fresh.add(rel);
+  }
+
+  /** The channel holds `files` (every file, written or carried over): how it was made from the live tree. */
+  finish(files: readonly string[], liveId: string | undefined): ChannelChange | undefined {
+    const all = new Set(files);
+    if (this.holds) this.tree.recycledStale(this.base, this.holds.filter((f) => !all.has(f)));
+    if (liveId === undefined) return undefined;
+    return {
+      builtFrom: liveId,
+      fresh: [...this.fresh].sort(),
+      extra: (this.live?.files ?? []).filter((f) => !all.has(f) || this.fresh.has(f)),
+    };
+  }
+}
+
+/**
+ * Write a small file that rarely changes (a .repo file): when the live tree holds the same
+ * bytes, carry that file over instead (already durable: no write, no fsync).
+ */
+async function writeOrKeep(tree: TreeWriter, channel: ChannelFiles, base: string, rel: string, text: string): Promise<void> {
   if (tree.previousDir) {
     let live: string | undefined;
     try {
-      live = await readFile(join(tree.previousDir, rel), 'utf8');
+      live = await readFile(join(tree.previousDir, base, rel), 'utf8');
     } catch {
       // not in the live tree: written below
     }
-    if (live === text && (await tree.linkPrevious(rel))) return;
+    if (live === text && (await channel.link(rel))) return;
   }
-  await tree.writeFile(rel, text);
+  await tree.writeFile(`${base}/${rel}`, text);
+  channel.wrote(rel);
 }
 
 /** Arch repositories a package goes into. */
@@ -144,6 +184,31 @@ function archesOf(p: YumPackage, arches: readonly string[]): string[] {
 /** The .repo file users drop into /etc/yum.repos.d/. */
 export function repoFile(o: { id: string; name: string; baseurl: string; gpgkey: string }): string {
   return `[${o.id}]\nname=${o.name}\nbaseurl=${o.baseurl}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=${o.gpgkey}\nmetadata_expire=6h\n`;
+}
+
+const packageKey = (p: YumPackage) => `${p.href}\0${p.signed?.sha256}`;
+
+/**
+ * The three documents of one arch repository by appending to the live ones (documents.ts): when
+ * the live repository's documents are laid out for it and every package they list is still in
+ * the repository (signed the same), only the new packages' elements are compressed. Undefined
+ * otherwise: the documents are then built whole.
+ */
+async function appendDocuments(liveArchDir: string, layouts: Record<RepodataPart, ChannelDocument> | undefined, before: readonly string[], pkgs: readonly YumPackage[], frags: ReadonlyMap<YumPackage, Fragments>): Promise<Record<RepodataPart, Document> | undefined> {
+  if (!layouts) return undefined;
+  const now = new Set(pkgs.map(packageKey));
+  if (!before.every((k) => now.has(k))) return undefined;
+  const had = new Set(before);
+  const added = pkgs.filter((p) => !had.has(packageKey(p)));
+  if (!added.every((p) => frags.has(p))) return undefined;
+  const docs = await Promise.all(REPODATA_PARTS.map(async ({ type, head, tail }) => {
+    const layout = layouts[type];
+    const doc = layout && (await readLiveDocument(join(liveArchDir, layout.href)));
+    if (!doc) return undefined;
+    return appendToDocument(doc, layout, head(before.length), head(pkgs.length), joinFragments(added.map((p) => frags.get(p)![type])), tail);
+  }));
+  const [primary, filelists, other] = docs;
+  return primary && filelists && other ? { primary, filelists, other } : undefined;
 }
 
 /**
@@ -165,12 +230,14 @@ export async function writeYum(
   for (const [channel, cs] of Object.entries(state.channels)) {
     const base = `${YUM_DIR}/${channel}`;
     const prev = previous.channels[channel];
+    const carried = new ChannelFiles(tree, base, prev);
     // another channel is carried over as it is, unless the signing key changed: then its rpms
     // and metadata are signed again, or dnf would refuse them against the published key
     const sameKey = cs.packages.every((p) => p.signed?.fingerprint === signer.fingerprint);
     if (channel !== ctx.suite && prev?.files && tree.previousDir && sameKey) {
-      for (const f of prev.files) await tree.linkPrevious(`${base}/${f}`);
-      channels[channel] = { packages: cs.packages.map(withoutFragments), files: prev.files };
+      for (const f of prev.files) await carried.link(f);
+      const { change: _c, ...kept } = prev;
+      channels[channel] = { ...kept, packages: cs.packages.map(withoutFragments), ...optional('change', carried.finish(prev.files, ctx.previousId)) };
       continue;
     }
     /** Each package's <package> elements, for the documents written below. */
@@ -178,6 +245,10 @@ export async function writeYum(
     const files: string[] = [];
     const prevSigned = new Map((prev?.packages ?? []).map((p) => [`${p.headerSha256}\0${p.href}`, p]));
     const now = Math.floor(ctx.now.getTime() / 1000);
+    // what each live arch repository lists, taken before signing: the new state shares the
+    // live state's package objects, and signing sets their `signed`
+    const listed = (arch: string) => (prev?.packages ?? []).filter((p) => p.arch === arch || p.arch === 'noarch').map(packageKey);
+    const liveLists = new Map(arches.map((a) => [a, listed(a)]));
 
     // 1. the signed rpms
     const queue = [...cs.packages];
@@ -188,7 +259,7 @@ export async function writeYum(
         const old = prevSigned.get(`${p.headerSha256}\0${p.href}`)?.signed;
         if (old && old.fingerprint === signer.fingerprint && tree.previousDir) {
           let linked = true;
-          for (const a of dirs) linked &&= await tree.linkPrevious(`${base}/${a}/${p.href}`);
+          for (const a of dirs) linked &&= await carried.link(`${a}/${p.href}`);
           if (linked) {
             p.signed = old;
             if (old.primary !== undefined && old.filelists !== undefined && old.other !== undefined) {
@@ -208,18 +279,29 @@ export async function writeYum(
         const file = { href: p.href, sha256: r.sha256, size: r.size, mtime: now };
         p.signed = { sha256: r.sha256, size: r.size, time: now, fingerprint: signer.fingerprint };
         frags.set(p, fragmentsOf(r.pkg, file));
-        files.push(...dirs.map((a) => `${a}/${p.href}`));
+        for (const a of dirs) {
+          files.push(`${a}/${p.href}`);
+          carried.wrote(`${a}/${p.href}`);
+        }
         if (inputs.has(p.headerSha256)) added.push(`${base}/${dirs[0]}/${p.href}`);
       }
     };
     const t0 = performance.now();
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     const t1 = performance.now();
-    // the packages carried over: their elements from the live repodata, else from their headers
-    const missing = cs.packages.filter((p) => !frags.has(p));
+
+    // 2. repodata per arch repository: appended to the live documents when only packages were
+    // added, else built whole from every package's elements (compressed on libuv's thread pool)
+    const repos = arches.map((arch) => ({ arch, pkgs: cs.packages.filter((p) => p.arch === arch || p.arch === 'noarch') }));
+    const appended = await Promise.all(repos.map(({ arch, pkgs }) =>
+      prev && tree.previousDir ? appendDocuments(join(tree.previousDir, base, arch), prev.docs?.[arch], liveLists.get(arch)!, pkgs, frags) : undefined));
+    // the packages carried over into a document built whole: their elements from the live
+    // repodata, else from their headers
+    const missing = repos.filter((_, i) => !appended[i]).flatMap((r) => r.pkgs).filter((p) => !frags.has(p));
     if (missing.length > 0) {
       const live = tree.previousDir && prev?.files ? await previousFragments(join(tree.previousDir, base), prev.files) : new Map<string, Partial<Fragments>>();
       for (const p of missing) {
+        if (frags.has(p)) continue; // noarch: in both arch repositories
         const s = p.signed!;
         const f = live.get(s.sha256);
         if (f?.primary && f.filelists && f.other) {
@@ -231,39 +313,36 @@ export async function writeYum(
         frags.set(p, fragmentsOf(pkg, { href: p.href, sha256: s.sha256, size: s.size, mtime: s.time }));
       }
     }
+    const built = await Promise.all(repos.map(async ({ pkgs }, i) => appended[i] ?? Object.fromEntries(await Promise.all(
+      REPODATA_PARTS.map(async ({ type, head, tail }) => [type, await buildDocument(head(pkgs.length), joinFragments(pkgs.map((p) => frags.get(p)![type])), tail)] as const),
+    )) as Record<RepodataPart, Document>));
 
-    // 2. repodata per arch repository: every document of every arch is compressed at once on
-    // libuv's thread pool (zlib's async API), while this thread hashes the uncompressed texts
-    const docs = arches.flatMap((arch) => {
-      const pkgs = cs.packages.filter((p) => p.arch === arch || p.arch === 'noarch');
-      return REPODATA_PARTS.map(({ type, head, tail }) => {
-        const text = joinFragments([Buffer.from(head(pkgs.length)), ...pkgs.map((p) => frags.get(p)![type]), Buffer.from(tail)]);
-        const gz = gzipAsync(text, { level: GZIP_LEVEL });
-        gz.catch(() => {}); // awaited below; never an unhandled rejection if a write fails first
-        return { arch, type, text, gz };
-      });
-    });
-    const openChecksums = docs.map((d) => sha256hex(d.text));
-    for (const arch of arches) {
+    const docs: Record<string, Record<RepodataPart, ChannelDocument>> = {};
+    for (const [i, { arch }] of repos.entries()) {
       const records: RepomdRecord[] = [];
-      for (const [i, d] of docs.entries()) {
-        if (d.arch !== arch) continue;
-        const gz = await d.gz;
-        const checksum = sha256hex(gz);
-        const href = `repodata/${repodataFileName(d.type, checksum)}`;
-        await tree.writeFile(`${base}/${arch}/${href}`, gz);
+      docs[arch] = {} as Record<RepodataPart, ChannelDocument>;
+      for (const { type } of REPODATA_PARTS) {
+        const d = built[i]![type];
+        const checksum = createHash('sha256').update(d.gz).digest('hex');
+        const href = `repodata/${repodataFileName(type, checksum)}`;
+        await tree.writeFile(`${base}/${arch}/${href}`, d.gz);
         files.push(`${arch}/${href}`);
-        records.push({ type: d.type, href, checksum, size: gz.length, openChecksum: openChecksums[i]!, openSize: d.text.length, timestamp: now });
+        carried.wrote(`${arch}/${href}`);
+        records.push({ type, href, checksum, size: d.gz.length, openChecksum: d.openChecksum, openSize: d.openSize, timestamp: now });
+        docs[arch][type] = { href, ...d.layout };
       }
       const repomd = Buffer.from(repomdXml(now, records));
       await tree.writeFile(`${base}/${arch}/repodata/repomd.xml`, repomd);
       await tree.writeFile(`${base}/${arch}/repodata/repomd.xml.asc`, await signer.signDetachedArmored(repomd));
-      files.push(`${arch}/repodata/repomd.xml`, `${arch}/repodata/repomd.xml.asc`);
+      for (const f of [`${arch}/repodata/repomd.xml`, `${arch}/repodata/repomd.xml.asc`]) {
+        files.push(f);
+        carried.wrote(f);
+      }
       metadata.push(`${base}/${arch}/repodata/repomd.xml`);
 
       const url = (settings.baseUrl ?? `file://${dirname(dirname(tree.dir))}/current`).replace(/\/+$/, '');
       const name = `${settings.keyName}-${channel}-${arch}`;
-      await writeOrKeep(tree, `${base}/${name}.repo`, repoFile({
+      await writeOrKeep(tree, carried, base, `${name}.repo`, repoFile({
         id: name,
         name: `${settings.keyName} ${channel} (${arch})`,
         baseurl: `${url}/${base}/${arch}/`,
@@ -271,8 +350,9 @@ export async function writeYum(
       }));
       files.push(`${name}.repo`);
     }
-    ctx.logger.debug('yum channel written', { channel, packages: cs.packages.length, signMs: Math.round(t1 - t0), repodataMs: Math.round(performance.now() - t1) });
-    channels[channel] = { packages: cs.packages.map(withoutFragments), files: files.sort() };
+    ctx.logger.debug('yum channel written', { channel, packages: cs.packages.length, signMs: Math.round(t1 - t0), repodataMs: Math.round(performance.now() - t1), appended: appended.filter(Boolean).length });
+    files.sort();
+    channels[channel] = { packages: cs.packages.map(withoutFragments), files, docs, ...optional('change', carried.finish(files, ctx.previousId)) };
   }
   state.channels = channels;
   const before = new Set((previous.channels[ctx.suite]?.packages ?? []).map((p) => p.href));
@@ -284,4 +364,9 @@ export async function writeYum(
     removed: [...before].filter((h) => !after.has(h)).map((h) => `${YUM_DIR}/${ctx.suite}/${h}`),
     metadata,
   };
+}
+
+/** `{ [key]: value }`, or nothing when value is undefined (exactOptionalPropertyTypes). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]: V });
 }

@@ -103,7 +103,15 @@ describe('yum format through the publish pipeline', () => {
     expect(await primaryOf(root, 'stable', 'x86_64')).toContain(`<checksum type="sha256" pkgid="YES">${sha}</checksum>`);
   }, 60_000);
 
-  it('adding one rpm reuses the live repodata elements: the documents equal those rebuilt from the rpm headers, and the state holds no XML', async () => {
+  it('adding one rpm appends to the live repodata: the documents hold the elements rebuilt from the rpm headers, and the state holds no XML', async () => {
+    // a document as its head, its package elements sorted (appending puts the new package's
+    // elements after the others: dnf does not care about the order) and its tail
+    const normalized = (xml: string) => {
+      const first = xml.indexOf('<package ');
+      const end = xml.lastIndexOf('</package>\n') + '</package>\n'.length;
+      const elements = xml.slice(first, end).split(/(?=<package )/);
+      return [xml.slice(0, first), ...elements.sort(), xml.slice(end)].join('');
+    };
     // the new rpm's signature carries its signing second: its checksum is named, not compared
     const docs = async (root: string) => {
       const late = createHashHex(await readFile(join(root, 'current/rpm/stable/x86_64/Packages/l/late-1.0-1.noarch.rpm')));
@@ -111,7 +119,7 @@ describe('yum format through the publish pipeline', () => {
       for (const arch of ['x86_64', 'aarch64']) {
         const md = join(root, 'current/rpm/stable', arch, 'repodata');
         for (const f of (await readdir(md)).filter((x) => x.endsWith('.xml.gz')).sort((a, b) => a.slice(65).localeCompare(b.slice(65)))) {
-          out.push(gunzipSync(await readFile(join(md, f))).toString('utf8').replaceAll(late, 'LATE'));
+          out.push(normalized(gunzipSync(await readFile(join(md, f))).toString('utf8').replaceAll(late, 'LATE')));
         }
       }
       return out;
@@ -138,6 +146,13 @@ describe('yum format through the publish pipeline', () => {
     expect(a[2]).toContain('<name>reuse</name>');
     expect(a[5]).toContain('<name>armish</name>');
     expect(a[2]).not.toContain('<name>armish</name>');
+    // the reused root appended a member to each document; the damaged one was built whole
+    const layout = async (root: string) => {
+      const st = JSON.parse(await readFile(join(root, 'state', (await readdir(join(root, 'state'))).sort().pop()!), 'utf8'));
+      return ['x86_64', 'aarch64'].map((a) => st.formats.yum.channels.stable.docs[a].primary.members);
+    };
+    expect(await layout(reused)).toEqual([2, 2]);
+    expect(await layout(rebuilt)).toEqual([1, 2]);
     const stateFile = join(reused, 'state', `${(await readdir(join(reused, 'state'))).sort().pop()}`);
     const state = await readFile(stateFile, 'utf8');
     expect(state).not.toContain('<package');
@@ -156,6 +171,9 @@ describe('yum format through the publish pipeline', () => {
     const element = before.slice(before.indexOf('<package '), before.indexOf('</package>\n') + 11);
     Object.assign(pkg.signed, { primary: element.replace('<url>', '<url>v1:'), filelists: '', other: '' });
     snap.formats.yum.version = 1;
+    // version 1 recorded neither the documents' layout nor how the tree was made
+    delete snap.formats.yum.channels.stable.docs;
+    delete snap.formats.yum.channels.stable.change;
     await writeFile(stateFile, JSON.stringify(snap));
     await run(root, 'stable', [await rpm('new', '1.0')], signerA);
     expect(await primaryOf(root, 'stable', 'x86_64')).toContain('<url>v1:');
@@ -191,6 +209,69 @@ describe('yum format through the publish pipeline', () => {
     const root = join(dir, 'arch');
     await expect(run(root, 'stable', [await rpm('ppc', '1.0', 'ppc64le')], signerA)).rejects.toThrow(/ppc-1\.0-\d+\.ppc64le\.rpm: arch "ppc64le" has no repository/);
   });
+});
+
+/**
+ * What a client relies on in every channel and arch repository of the live tree: repomd.xml lists
+ * exactly the documents in repodata/, each matches its checksums, open-checksum and size, primary
+ * lists exactly the rpms under Packages/ with their checksums, and nothing else is there.
+ * Returns the number of rpms checked.
+ */
+async function checkYumTree(root: string): Promise<number> {
+  const base = join(root, 'current/rpm');
+  const state = JSON.parse(await readFile(join(root, 'state', (await readdir(join(root, 'state'))).sort().pop()!), 'utf8'));
+  let checked = 0;
+  for (const channel of await readdir(base)) {
+    const all = (await readdir(join(base, channel), { recursive: true, withFileTypes: true })).filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name).slice(join(base, channel).length + 1)).sort();
+    expect(all).toEqual(state.formats.yum.channels[channel].files);
+    for (const arch of ['x86_64', 'aarch64']) {
+      const repomd = await readFile(join(base, channel, arch, 'repodata/repomd.xml'), 'utf8');
+      const listed = [...repomd.matchAll(/<location href="([^"]+)"\/>/g)].map((m) => m[1]!);
+      expect(all.filter((f) => f.startsWith(`${arch}/repodata/`)).sort()).toEqual([...listed.map((h) => `${arch}/${h}`), `${arch}/repodata/repomd.xml`, `${arch}/repodata/repomd.xml.asc`].sort());
+      for (const m of repomd.matchAll(/<checksum type="sha256">(\w+)<\/checksum>\s*<open-checksum type="sha256">(\w+)<\/open-checksum>\s*<location href="([^"]+)"\/>\s*<timestamp>\d+<\/timestamp>\s*<size>(\d+)<\/size>\s*<open-size>(\d+)<\/open-size>/g)) {
+        const gz = await readFile(join(base, channel, arch, m[3]!));
+        const text = gunzipSync(gz);
+        expect([createHashHex(gz), createHashHex(text), gz.length, text.length]).toEqual([m[1], m[2], Number(m[4]), Number(m[5])]);
+      }
+      const primary = await primaryOf(root, channel, arch);
+      const inPrimary = [...primary.matchAll(/<checksum type="sha256" pkgid="YES">(\w+)<\/checksum>[\s\S]*?<location href="([^"]+)"\/>/g)].map((m) => [m[2]!, m[1]!] as const);
+      expect(Number(/packages="(\d+)"/.exec(primary)![1])).toBe(inPrimary.length);
+      expect(inPrimary.map(([h]) => `${arch}/${h}`).sort()).toEqual(all.filter((f) => f.startsWith(`${arch}/Packages/`)));
+      for (const [href, sha] of inPrimary) {
+        expect(createHashHex(await readFile(join(base, channel, arch, href)))).toBe(sha);
+        checked++;
+      }
+    }
+  }
+  return checked;
+}
+
+describe('yum: trees built over retired ones', () => {
+  it('stay consistent through many publishes: appends, retention, another channel, a new signing key, a damaged live document', async () => {
+    const root = join(dir, 'recycle');
+    const steps: Array<[string, string, string, Signer]> = [
+      ['stable', 'rc', '1', signerA],
+      ['nightly', 'rc', '2', signerA],
+      ['stable', 'rc', '2', signerA],
+      ['stable', 'noa', '1', signerA], // noarch: one file in both arch repositories
+      ['stable', 'rc', '3', signerA], // 1 leaves stable: the documents are built whole again
+      ['nightly', 'noa', '2', signerA],
+      ['stable', 'rc', '4', signerB], // every rpm of every channel signed again
+      ['stable', 'late', '1', signerB],
+      ['stable', 'later', '1', signerB], // after the live primary was damaged (below)
+    ];
+    for (const [i, [channel, name, version, signer]] of steps.entries()) {
+      if (i === steps.length - 1) {
+        const md = join(root, 'current/rpm/stable/x86_64/repodata');
+        await writeFile(join(md, (await readdir(md)).find((f) => f.endsWith('-primary.xml.gz'))!), 'damaged');
+      }
+      await run(root, channel, [await rpm(name, version, name === 'noa' ? 'noarch' : 'x86_64')], signer, { retention: 2 });
+      expect(await checkYumTree(root)).toBeGreaterThan(0);
+    }
+    expect(versions(await primaryOf(root, 'stable', 'x86_64'), 'rc')).toEqual(['0:4', '0:3']);
+    expect(versions(await primaryOf(root, 'nightly', 'aarch64'), 'noa')).toEqual(['0:2']);
+  }, 60_000);
 });
 
 function createHashHex(b: Uint8Array): string {
