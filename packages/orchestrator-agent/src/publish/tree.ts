@@ -131,9 +131,15 @@ export class StagingTree implements TreeWriter {
     this.knownStale.set(relDir, stale);
   }
 
+  /** The directory of the last kept file: the next one is mostly its neighbour. */
+  private lastKeptDir = '';
+
   /** A kept file's directories stay (sweep); once one is known, so are its parents. */
   private keepDirsOf(rel: string): void {
-    for (let d = rel.lastIndexOf('/'); d > 0; d = rel.lastIndexOf('/', d - 1)) {
+    const slash = rel.lastIndexOf('/');
+    if (slash === this.lastKeptDir.length && rel.startsWith(this.lastKeptDir)) return;
+    this.lastKeptDir = rel.slice(0, Math.max(slash, 0));
+    for (let d = slash; d > 0; d = rel.lastIndexOf('/', d - 1)) {
       const abs = `${this.dir}/${rel.slice(0, d)}`;
       if (this.dirs.has(abs)) break;
       this.dirs.add(abs);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 
 /**
  * A repodata document (primary, filelists, other) as this writer lays it out: a gzip file of
@@ -39,7 +39,6 @@ export const GZIP_LEVEL = 2;
 export const MAX_MEMBERS = 32;
 
 const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
 const deflate = (b: Uint8Array) => gzipAsync(b, { level: GZIP_LEVEL });
 
 function open(parts: readonly Uint8Array[]): { openChecksum: string; openSize: number } {
@@ -66,28 +65,25 @@ export async function buildDocument(head: string, body: Buffer, tail: string): P
  * head and tail members must read back as `previousHead` and `tail`), or when it has as many
  * members as it may: the caller then builds the document whole.
  */
-export async function appendToDocument(previous: Buffer, layout: DocumentLayout, previousHead: string, head: string, added: Buffer, tail: string): Promise<Document | undefined> {
+export function appendToDocument(previous: Buffer, layout: DocumentLayout, previousHead: string, head: string, added: Buffer, tail: string): Document | undefined {
   if (layout.members >= MAX_MEMBERS || layout.head + layout.tail > previous.length || layout.head <= 0 || layout.tail <= 0) return undefined;
   const bodyGz = previous.subarray(layout.head, previous.length - layout.tail);
   const h = Buffer.from(head);
   const t = Buffer.from(tail);
-  let oldHead: Buffer;
-  let oldTail: Buffer;
+  // synchronous: a few MB at most, and in a short-lived process zlib's thread-pool API costs
+  // about twice as much for these sizes (stream set-up and 16 KiB chunk round trips)
   let body: Buffer;
   try {
-    [oldHead, body, oldTail] = await Promise.all([
-      gunzipAsync(previous.subarray(0, layout.head)),
-      gunzipAsync(bodyGz),
-      gunzipAsync(previous.subarray(previous.length - layout.tail)),
-    ]);
+    if (gunzipSync(previous.subarray(0, layout.head)).toString() !== previousHead) return undefined;
+    if (!gunzipSync(previous.subarray(previous.length - layout.tail)).equals(t)) return undefined;
+    body = gunzipSync(bodyGz);
   } catch {
     return undefined; // not ours, or damaged: rebuilt whole
   }
-  if (oldHead.toString() !== previousHead || !oldTail.equals(t)) return undefined;
-  const [hz, az, tz] = await Promise.all([deflate(h), deflate(added), deflate(t)]);
+  const [hz, az, tz] = [h, added, t].map((b) => gzipSync(b, { level: GZIP_LEVEL }));
   return {
-    gz: Buffer.concat([hz, bodyGz, az, tz]),
+    gz: Buffer.concat([hz!, bodyGz, az!, tz!]),
     ...open([h, body, added, t]),
-    layout: { head: hz.length, tail: tz.length, members: layout.members + 1 },
+    layout: { head: hz!.length, tail: tz!.length, members: layout.members + 1 },
   };
 }

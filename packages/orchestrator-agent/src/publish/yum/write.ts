@@ -131,6 +131,22 @@ class ChannelFiles {
     this.holds = [...this.kept, ...c.extra];
   }
 
+  /**
+   * Carry `rels` over from the live tree; false if the live tree lacks one. Synchronous when the
+   * retired tree holds them all already (a publish carries over every rpm).
+   */
+  carry(rels: readonly string[]): boolean | Promise<boolean> {
+    if (this.kept && rels.every((r) => this.kept!.has(r))) {
+      for (const r of rels) this.tree.keepRecycled(`${this.base}/${r}`);
+      return true;
+    }
+    return (async () => {
+      let linked = true;
+      for (const r of rels) linked &&= await this.link(r);
+      return linked;
+    })();
+  }
+
   /** Carry `rel` over from the live tree; false if the live tree does not have it. */
   async link(rel: string): Promise<boolean> {
     if (this.kept?.has(rel)) {
@@ -186,28 +202,23 @@ export function repoFile(o: { id: string; name: string; baseurl: string; gpgkey:
   return `[${o.id}]\nname=${o.name}\nbaseurl=${o.baseurl}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=${o.gpgkey}\nmetadata_expire=6h\n`;
 }
 
-const packageKey = (p: YumPackage) => `${p.href}\0${p.signed?.sha256}`;
-
 /**
  * The three documents of one arch repository by appending to the live ones (documents.ts): when
- * the live repository's documents are laid out for it and every package they list is still in
- * the repository (signed the same), only the new packages' elements are compressed. Undefined
+ * the live repository's documents are laid out for it and every package they list (`live`, the
+ * live state's package objects, which the new state shares) is still in the repository, signed
+ * the same (not in `resigned`), only the new packages' elements are compressed. Undefined
  * otherwise: the documents are then built whole.
  */
-async function appendDocuments(liveArchDir: string, layouts: Record<RepodataPart, ChannelDocument> | undefined, before: readonly string[], pkgs: readonly YumPackage[], frags: ReadonlyMap<YumPackage, Fragments>): Promise<Record<RepodataPart, Document> | undefined> {
+async function appendDocuments(liveArchDir: string, layouts: Record<RepodataPart, ChannelDocument> | undefined, live: readonly YumPackage[], resigned: ReadonlySet<YumPackage>, pkgs: readonly YumPackage[], frags: ReadonlyMap<YumPackage, Fragments>): Promise<Record<RepodataPart, Document> | undefined> {
   if (!layouts) return undefined;
-  const now = new Set(pkgs.map(packageKey));
-  if (!before.every((k) => now.has(k))) return undefined;
-  const had = new Set(before);
-  const added = pkgs.filter((p) => !had.has(packageKey(p)));
+  const now = new Set(pkgs);
+  if (!live.every((p) => now.has(p) && !resigned.has(p))) return undefined;
+  const had = new Set(live);
+  const added = pkgs.filter((p) => !had.has(p));
   if (!added.every((p) => frags.has(p))) return undefined;
-  const docs = await Promise.all(REPODATA_PARTS.map(async ({ type, head, tail }) => {
-    const layout = layouts[type];
-    const doc = layout && (await readLiveDocument(join(liveArchDir, layout.href)));
-    if (!doc) return undefined;
-    return appendToDocument(doc, layout, head(before.length), head(pkgs.length), joinFragments(added.map((p) => frags.get(p)![type])), tail);
-  }));
-  const [primary, filelists, other] = docs;
+  const docs = await Promise.all(REPODATA_PARTS.map(({ type }) => layouts[type] && readLiveDocument(join(liveArchDir, layouts[type].href))));
+  const [primary, filelists, other] = REPODATA_PARTS.map(({ type, head, tail }, i) =>
+    docs[i] && appendToDocument(docs[i], layouts[type], head(live.length), head(pkgs.length), joinFragments(added.map((p) => frags.get(p)![type])), tail));
   return primary && filelists && other ? { primary, filelists, other } : undefined;
 }
 
@@ -243,32 +254,39 @@ export async function writeYum(
     /** Each package's <package> elements, for the documents written below. */
     const frags = new Map<YumPackage, Fragments>();
     const files: string[] = [];
-    const prevSigned = new Map((prev?.packages ?? []).map((p) => [`${p.headerSha256}\0${p.href}`, p]));
     const now = Math.floor(ctx.now.getTime() / 1000);
-    // what each live arch repository lists, taken before signing: the new state shares the
-    // live state's package objects, and signing sets their `signed`
-    const listed = (arch: string) => (prev?.packages ?? []).filter((p) => p.arch === arch || p.arch === 'noarch').map(packageKey);
-    const liveLists = new Map(arches.map((a) => [a, listed(a)]));
+    // the packages published before are the live state's objects (planYum keeps them): their
+    // `signed` is what the live tree holds, until this publish signs them again
+    const resigned = new Set<YumPackage>();
 
-    // 1. the signed rpms
-    const queue = [...cs.packages];
-    const worker = async () => {
-      for (let p = queue.shift(); p; p = queue.shift()) {
+    // 1. the signed rpms: those signed with this key before are carried over from the live tree
+    // (a thousand of them in one synchronous pass when the retired tree already holds them), the
+    // others are signed by a few parallel tasks
+    const t0 = performance.now();
+    const toSign: YumPackage[] = [];
+    for (const p of cs.packages) {
+      const dirs = archesOf(p, arches);
+      const old = p.signed;
+      const rels = dirs.map((a) => `${a}/${p.href}`);
+      if (old && old.fingerprint === signer.fingerprint && tree.previousDir) {
+        const kept = carried.carry(rels);
+        if (kept === true || (kept !== false && (await kept))) {
+          p.signed = old;
+          if (old.primary !== undefined && old.filelists !== undefined && old.other !== undefined) {
+            frags.set(p, { primary: Buffer.from(old.primary), filelists: Buffer.from(old.filelists), other: Buffer.from(old.other) });
+          }
+          files.push(...rels);
+          continue;
+        }
+      }
+      toSign.push(p);
+    }
+    const sign = async () => {
+      for (let p = toSign.pop(); p; p = toSign.pop()) {
         ctx.signal.throwIfAborted();
         const dirs = archesOf(p, arches);
-        const old = prevSigned.get(`${p.headerSha256}\0${p.href}`)?.signed;
-        if (old && old.fingerprint === signer.fingerprint && tree.previousDir) {
-          let linked = true;
-          for (const a of dirs) linked &&= await carried.link(`${a}/${p.href}`);
-          if (linked) {
-            p.signed = old;
-            if (old.primary !== undefined && old.filelists !== undefined && old.other !== undefined) {
-              frags.set(p, { primary: Buffer.from(old.primary), filelists: Buffer.from(old.filelists), other: Buffer.from(old.other) });
-            }
-            files.push(...dirs.map((a) => `${a}/${p.href}`));
-            continue;
-          }
-        }
+        const old = p.signed;
+        if (old) resigned.add(p);
         // new, signed with another key before, or missing from the live tree: sign it
         const input = inputs.get(p.headerSha256)?.input
           ?? (tree.previousDir && old ? join(tree.previousDir, base, dirs[0]!, p.href) : undefined);
@@ -286,15 +304,14 @@ export async function writeYum(
         if (inputs.has(p.headerSha256)) added.push(`${base}/${dirs[0]}/${p.href}`);
       }
     };
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    await Promise.all(Array.from({ length: PARALLEL }, sign));
     const t1 = performance.now();
 
     // 2. repodata per arch repository: appended to the live documents when only packages were
     // added, else built whole from every package's elements (compressed on libuv's thread pool)
     const repos = arches.map((arch) => ({ arch, pkgs: cs.packages.filter((p) => p.arch === arch || p.arch === 'noarch') }));
     const appended = await Promise.all(repos.map(({ arch, pkgs }) =>
-      prev && tree.previousDir ? appendDocuments(join(tree.previousDir, base, arch), prev.docs?.[arch], liveLists.get(arch)!, pkgs, frags) : undefined));
+      prev && tree.previousDir ? appendDocuments(join(tree.previousDir, base, arch), prev.docs?.[arch], prev.packages.filter((p) => p.arch === arch || p.arch === 'noarch'), resigned, pkgs, frags) : undefined));
     // the packages carried over into a document built whole: their elements from the live
     // repodata, else from their headers
     const missing = repos.filter((_, i) => !appended[i]).flatMap((r) => r.pkgs).filter((p) => !frags.has(p));
