@@ -11,7 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { AGENTS, bundleAgent as bundleCode, ROOT } from './lib/bundle.mjs';
 import { ensureNodeBinary, pinnedNodeVersion } from './lib/node-binary.mjs';
-import { SEA_RECIPE, seaCross, seaX64, xz } from './lib/sea.mjs';
+import { SEA_RECIPE, seaCross, seaX64, wrapBundle, xz } from './lib/sea.mjs';
+import { trainCodeCache, trainingInputs, TRAINING_SCRIPTS } from './lib/train.mjs';
 import { mib, run, sha256, StepError, withLock } from './lib/util.mjs';
 
 const ARCHS = ['x64', 'arm64'];
@@ -100,7 +101,7 @@ function rebuildReason(previous, key, bundle, node) {
   return 'build scripts changed';
 }
 
-async function buildExecutable({ agent, arch, bundle, node, generator, recipe }) {
+async function buildExecutable({ agent, arch, bundle, node, generator, recipe, training }) {
   const name = `${agent}-linux-${arch}`;
   const exe = path.join(ROOT, 'dist', 'bin', name);
   const record = path.join(ROOT, '.cache', 'build', `${name}.json`);
@@ -117,15 +118,22 @@ async function buildExecutable({ agent, arch, bundle, node, generator, recipe })
   }
   const reason = rebuildReason(previous, key, bundle, node);
   const tmp = path.join(ROOT, 'dist', 'bin', `.${name}.${process.pid}.tmp`);
+  // temporary names ending in .tmp: a build that was interrupted leaves nothing the next one keeps
+  const agentJs = path.join(ROOT, 'dist', 'bin', `.${name}.${process.pid}.agent-js.tmp`);
+  const cache = path.join(ROOT, 'dist', 'bin', `.${name}.${process.pid}.agent-cache.tmp`);
   try {
-    if (arch === 'x64') await seaX64(bundle.outfile, node.path, tmp);
-    else await seaCross(arch, bundle.outfile, generator.path, node.path, tmp);
+    await wrapBundle(bundle.outfile, agentJs);
+    if (arch === 'x64') {
+      await trainCodeCache(agent, agentJs, node.path, await training(), cache);
+      await seaX64(agentJs, cache, node.path, tmp);
+    } else {
+      await seaCross(arch, agentJs, generator.path, node.path, tmp);
+    }
     await xz(tmp, `${tmp}.xz`);
     await rename(`${tmp}.xz`, `${exe}.xz`);
     await rename(tmp, exe);
   } finally {
-    await rm(tmp, { force: true });
-    await rm(`${tmp}.xz`, { force: true });
+    for (const f of [tmp, `${tmp}.xz`, agentJs, cache]) await rm(f, { force: true });
   }
   const size = (await stat(exe)).size;
   const xzSize = (await stat(`${exe}.xz`)).size;
@@ -175,17 +183,25 @@ async function build(opts, nodeVersion, started) {
     throw new StepError('node binary (linux-x64)', `.cache/node holds node ${reported}, expected v${nodeVersion}`, 'delete .cache/node and rebuild');
   }
 
-  const scripts = ['build.mjs', 'lib/bundle.mjs', 'lib/node-binary.mjs', 'lib/sea.mjs', 'lib/util.mjs'];
+  const scripts = ['build.mjs', 'lib/bundle.mjs', 'lib/node-binary.mjs', 'lib/sea.mjs', 'lib/util.mjs', ...TRAINING_SCRIPTS];
   const recipe = sha256(JSON.stringify(SEA_RECIPE) + scripts.map((f) => readFileSync(path.join(ROOT, 'scripts', f), 'utf8')).join('\0'));
   let built = 0;
   let total = 0;
-  for (const agent of opts.agents) {
-    for (const arch of opts.archs) {
-      const r = await buildExecutable({ agent, arch, bundle: bundles[agent], node: nodes[arch], generator: nodes.x64, recipe });
-      total++;
-      if (r.built) built++;
-      console.log(`${r.built ? 'built  ' : 'cached '} dist/bin/${r.name}  ${mib(r.size)}, .xz ${mib(r.xzSize)}${r.built ? `  (${r.reason}; ${r.seconds.toFixed(1)} s)` : ''}`);
+  // the code cache training's inputs, made once if an x64 executable is rebuilt
+  let inputs;
+  const training = () => (inputs ??= trainingInputs(nodes.x64.path));
+  try {
+    for (const agent of opts.agents) {
+      for (const arch of opts.archs) {
+        const r = await buildExecutable({ agent, arch, bundle: bundles[agent], node: nodes[arch], generator: nodes.x64, recipe, training });
+        total++;
+        if (r.built) built++;
+        console.log(`${r.built ? 'built  ' : 'cached '} dist/bin/${r.name}  ${mib(r.size)}, .xz ${mib(r.xzSize)}${r.built ? `  (${r.reason}; ${r.seconds.toFixed(1)} s)` : ''}`);
+      }
     }
+  } finally {
+    const made = await inputs?.catch(() => undefined);
+    if (made) await rm(made.dir, { recursive: true, force: true });
   }
   console.log(`build: ${total} executables (${built} built, ${total - built} unchanged) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }

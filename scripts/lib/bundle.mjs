@@ -62,12 +62,13 @@ const MODULE_BODY = /^ {2}("(?:[^"\\]|\\.)*")\(([\w, ]*)\) \{$/;
 
 /**
  * Each module esbuild wraps (`var init_x = __esm({ "file"() { … } })`, or `__commonJS` for a
- * CommonJS package) runs its top level inside a method, which V8 compiles lazily, so the
- * executable's code cache (made at build time from a compile without running) has no bytecode
- * for it and every start compiles the top level of each module it initializes. Written as a
+ * CommonJS package) runs its top level inside a method, which V8 compiles lazily: a code cache
+ * made from a compile only has no bytecode for it, and one trained on some commands
+ * (scripts/lib/train.mjs) only for the modules those commands initialized. Written as a
  * parenthesized function instead (`"file": (function () { … })`), V8 compiles it eagerly and
- * the code cache holds it, as it did when our modules ran at the bundle's top level (and now
- * for the CommonJS packages too: ws, yaml, tar-stream); the functions inside stay lazy. Called the same way (`(0, fn[name])(…)`), so `this` and
+ * the code cache holds it whichever command initializes the module, as it did when our modules
+ * ran at the bundle's top level (and now for the CommonJS packages too: ws, yaml, tar-stream);
+ * the functions inside stay lazy. Called the same way (`(0, fn[name])(…)`), so `this` and
  * the arguments are the same. The build fails if a wrapper is not in the shape expected.
  */
 export function eagerModuleInits(code, file = '<bundle>') {

@@ -1,8 +1,11 @@
 // Node single-executable applications (SEA): a bundle injected into a copy of a node binary.
-// x64 goes through @yao-pkg/pkg's SEA path; for arm64 that path would have to *run* the arm64
-// binary (it asks it for its version), so there the same steps are done here: the blob is made
-// by the x64 node of the same version (the blob format is version-specific, not arch-specific;
-// no code cache or snapshot, which would be) and injected into the arm64 binary with postject.
+// The executable's main script is sea-main.cjs; the agent's bundle (wrapped in a CommonJS
+// function) is the asset `agent.js`, and for x64 its trained V8 code cache is `agent.cache`
+// (train.mjs). x64 goes through @yao-pkg/pkg's SEA path; for arm64 that path would have to *run*
+// the arm64 binary (it asks it for its version), so there the same steps are done here: the blob
+// is made by the x64 node of the same version (the blob format is version-specific, not
+// arch-specific; a code cache or snapshot would be, so there is none) and injected into the arm64
+// binary with postject.
 import { createWriteStream } from 'node:fs';
 import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -15,24 +18,45 @@ const require = createRequire(import.meta.url);
 // might itself end up inside a blob.
 const SEA_FUSE = 'NODE_SEA' + '_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const SEA_CONFIG = { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false };
+const SEA_MAIN = path.join(path.dirname(new URL(import.meta.url).pathname), 'sea-main.cjs');
 // LIEF (inside postject) complains about note-section names it re-reads after growing the section
 // table; harmless, and pkg filters the same lines.
 const BENIGN_POSTJECT = /^warning: Can't find string offset for section name '\.note/;
 
 export const SEA_RECIPE = { config: SEA_CONFIG, pkg: require('@yao-pkg/pkg/package.json').version, postject: require('postject/package.json').version };
 
-/** dist/bin/<agent>-linux-x64 via pkg's SEA path. `nodePath` is the stripped x64 node. */
-export async function seaX64(bundle, nodePath, output) {
+/**
+ * The bundle as the executable carries it (sea-main.cjs and train-run.cjs compile it): one
+ * function taking what a CommonJS module gets, in ASCII, so that the executable reads it as a
+ * one-byte string. esbuild escapes every non-ASCII character of strings, templates, regular
+ * expressions and names; what it leaves is in comments (en dashes, accents), made '?' here.
+ */
+export async function wrapBundle(bundle, output) {
+  const lines = (await readFile(bundle, 'utf8')).split('\n');
+  for (const [i, line] of lines.entries()) {
+    if (!/[\u0080-\uffff]/.test(line)) continue;
+    if (!/^\s*(\/\/|\/\*|\*)/.test(line)) {
+      throw new StepError('SEA', `${bundle}:${i + 1}: a non-ASCII character outside a comment`, 'keep esbuild\'s charset "ascii" (its default), which escapes them');
+    }
+    lines[i] = line.replace(/[\u0080-\uffff]/g, '?');
+  }
+  await writeFile(output, `(function (exports, require, module, __filename, __dirname) {${lines.join('\n')}\n})`, 'latin1');
+}
+
+/**
+ * dist/bin/<agent>-linux-x64 via pkg's SEA path. `nodePath` is the stripped x64 node, `agentJs`
+ * the wrapped bundle and `cache` its trained code cache.
+ */
+export async function seaX64(agentJs, cache, nodePath, output) {
   const { log } = require('@yao-pkg/pkg/lib-es5/log');
   const sea = require('@yao-pkg/pkg/lib-es5/sea.js').default;
   log.info = () => {}; // our own summary says what was built
   try {
-    await sea(bundle, {
+    await sea(SEA_MAIN, {
       targets: [{ nodeRange: 'node24', platform: 'linux', arch: 'x64', output }],
       nodePath,
       signature: false,
-      // V8's code cache is made by this (x64) node for x64: start-up no longer compiles the bundle.
-      seaConfig: { ...SEA_CONFIG, useCodeCache: true },
+      seaConfig: { ...SEA_CONFIG, assets: { 'agent.js': agentJs, 'agent.cache': cache } },
     });
   } catch (e) {
     throw new StepError('SEA (linux-x64)', `pkg could not make ${output}: ${e.message}`, 'check that the bundle runs with node_modules/.bin/node', { cause: e });
@@ -40,14 +64,14 @@ export async function seaX64(bundle, nodePath, output) {
   await chmod(output, 0o755);
 }
 
-/** Same result for another arch: blob from `generator` (x64 node, same version), injected into `nodePath`. */
-export async function seaCross(arch, bundle, generator, nodePath, output) {
+/** Same result for another arch, without a code cache: blob from `generator` (x64 node, same version), injected into `nodePath`. */
+export async function seaCross(arch, agentJs, generator, nodePath, output) {
   const step = `SEA (linux-${arch})`;
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'pkgfleet-sea-'));
   try {
     const blob = path.join(tmp, 'sea-prep.blob');
     const config = path.join(tmp, 'sea-config.json');
-    await writeFile(config, JSON.stringify({ main: bundle, output: blob, ...SEA_CONFIG }));
+    await writeFile(config, JSON.stringify({ main: SEA_MAIN, output: blob, ...SEA_CONFIG, assets: { 'agent.js': agentJs } }));
     await run(step, generator, ['--experimental-sea-config', config], { hint: 'the x64 node binary in .cache/node must run here: delete .cache/node and rebuild' });
     await copyFile(nodePath, output);
     const { inject } = require('postject');

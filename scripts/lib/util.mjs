@@ -15,9 +15,9 @@ export class StepError extends Error {
 }
 
 /** Run a program to completion; resolves with its output, rejects (naming the step) if it fails. */
-export function run(step, file, args, { cwd, stdout, hint } = {}) {
+export function run(step, file, args, { cwd, env, stdout, hint } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out = [];
     const err = [];
     if (stdout) child.stdout.pipe(stdout);

@@ -128,6 +128,15 @@ describe('x64 executables, with no Node on the machine', () => {
       }
     });
 
+    it('starts from the code cache trained at build time (V8 takes it)', async () => {
+      const r = await run('/usr/bin/env', ['-i', `PATH=${tools}`, 'PKGFLEET_CODE_CACHE_REPORT=1', exe(), '--version']);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('code cache: accepted\n');
+      // V8 flags the cache was not made with: V8 refuses it, and the agent still runs (compiling as it goes)
+      const other = await run('/usr/bin/env', ['-i', `PATH=${tools}`, 'PKGFLEET_CODE_CACHE_REPORT=1', 'NODE_OPTIONS=--jitless', exe(), '--version']);
+      expect([other.code, other.stderr, other.stdout.trim()]).toEqual([0, 'code cache: rejected\n', VERSION]);
+    });
+
     it('exits 2 on bad usage, with the reason on stderr', async () => {
       const r = await isolated(exe(), ['--no-such-option']);
       expect(r.code).toBe(2);
@@ -183,6 +192,13 @@ describe('arm64 executables', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout.trim()).toBe(VERSION);
+    });
+
+    it('runs without a code cache (one made by the x64 binary would not fit)', async () => {
+      const r = await run('/usr/bin/env', ['-i', `PATH=${tools}`, 'PKGFLEET_CODE_CACHE_REPORT=1', '/usr/bin/qemu-aarch64', '-L', ARM64_SYSROOT, exe(), '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('code cache: none\n');
+      expect(r.stdout).toContain(`Usage: ${agent} [options]`);
     });
   });
 });
