@@ -96,6 +96,9 @@ describe('apt repository published by orchestrator-agent, checked with the real 
   });
 
   it('amd64: verify-apt passes, including apt-get install in a Debian chroot, and apt-cache policy lists every retained version', () => {
+    // the last publishes appended their stanzas to the amd64 index: apt reads those indexes here
+    const xzBlocks = execFileSync('xz', ['--robot', '-lv', join(served, 'apt', 'dists', 'stable', 'main', 'binary-amd64', 'Packages.xz')]).toString().split('\n').filter((l) => l.startsWith('block\t'));
+    expect(xzBlocks.length).toBeGreaterThan(1);
     const r = verifyApt(`${url}/apt`, 'stable', pub, 'pkgfleet-hello', 'amd64', { APT_INSTALL: 'chroot' });
     expect(r.out).toContain('RESULT: PASS');
     expect(r.out).toContain("dpkg reports 'install ok installed 1:0.5-1'");

@@ -45,6 +45,7 @@ export type { Progress } from './log/progress';
 export { generateSigningKey, exportPublicKey } from './pgp/keys';
 export type { KeyAlgo, GeneratedKey } from './pgp/keys';
 export { xzCompress, xzDecompress, xzPreload } from './compress/xz';
+export { xzJoinStreams, xzStreamLayout, type XzIndexRecord, type XzStreamLayout } from './compress/xz-stream';
 export { scanAr, AR_MAGIC } from './formats/deb/ar';
 export type { ArMember, ArScan } from './formats/deb/ar';
 export { parseControl, parseStanzas, fieldValue, formatStanza, ControlSyntaxError } from './formats/deb/control';

@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { generateSigningKey, loadSigner, memoryLogger, parseStanzas, type Signer } from '@pkgfleet/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeDeb, type DebSpec } from '../../../../test/helpers/debs';
@@ -228,7 +230,11 @@ function checkConsistent(root: string): number {
       expect(sha(join(base, 'dists', suite, path!)), path).toBe(hash);
       expect(sha(join(base, 'dists', suite, path!.replace(/[^/]+$/, `by-hash/SHA256/${hash}`))), `${path} by-hash`).toBe(hash);
       if (path!.endsWith('/Packages')) {
-        for (const p of parseStanzas(readFileSync(join(base, 'dists', suite, path!), 'utf8'))) {
+        // the compressed indexes hold the same text (also when stanzas were appended to them)
+        const text = readFileSync(join(base, 'dists', suite, path!));
+        expect(gunzipSync(readFileSync(join(base, 'dists', suite, `${path}.gz`))).equals(text), `${path}.gz`).toBe(true);
+        expect(execFileSync('xz', ['-dc', join(base, 'dists', suite, `${path}.xz`)]).equals(text), `${path}.xz`).toBe(true);
+        for (const p of parseStanzas(text.toString('utf8'))) {
           const f = Object.fromEntries(p.map((x) => [x.name, x.value]));
           expect(sha(join(base, f.Filename!)), f.Filename).toBe(f.SHA256);
           checked++;
@@ -264,7 +270,7 @@ describe('repo publish pipeline: trees built over retired ones', () => {
       await publish(opts(root, suite, [await deb(fresh('in'), spec)], { settings, now: new Date(NOW.getTime() + i * 1000) }));
       expect(checkConsistent(root)).toBeGreaterThan(0);
     }
-    expect(packages(root, 'nightly', 'amd64').map((p) => `${p.Package} ${p.Version} ${p.Description}`)).toEqual([
+    expect(packages(root, 'nightly', 'amd64').map((p) => `${p.Package} ${p.Version} ${p.Description}`).sort()).toEqual([
       'other 1 test package other',
       'rc 1 rebuilt: other bytes at a path a retired tree still holds',
       'rc 2 test package rc',

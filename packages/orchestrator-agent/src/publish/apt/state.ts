@@ -17,10 +17,14 @@ export interface PoolEntry extends FileHashes {
 }
 
 export interface IndexState {
-  /** SHA-256 of the uncompressed Packages text, to reuse the compressed files when unchanged. */
+  /** How its stanzas are written (write.ts INDEX_FORMAT; absent: before appending existed). */
+  format?: number;
+  /** SHA-256 of the uncompressed Packages text. */
   packagesSha256: string;
   /** Size and hashes of Packages, Packages.gz, Packages.xz as published. */
   files: Record<string, FileHashes>;
+  /** Publishes that appended stanzas since the index was last written whole, in order (write.ts). */
+  appended?: number;
 }
 
 export interface SuiteState {

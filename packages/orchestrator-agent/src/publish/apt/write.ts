@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gzip, gzipSync } from 'node:zlib';
 import {
-  byHashPaths, componentReleaseFile, packagesFile, packagesStanza, releaseFile, xzCompress, type FileHashes,
+  byHashPaths, componentReleaseFile, packagesFile, packagesStanza, releaseFile, xzCompress, xzJoinStreams, type FileHashes,
 } from '@pkgfleet/shared';
 import type { FormatSummary, WriteContext } from '../format';
 import type { DebRecord } from './ingest';
 import { indexOrder } from './plan';
-import type { AptState, PoolEntry, SuiteState } from './state';
+import type { AptState, IndexState, PoolEntry, SuiteState } from './state';
 
 const gzipAsync = promisify(gzip);
 
@@ -82,7 +83,7 @@ export async function writeApt(
       continue;
     }
     const cur = suites[suite] ?? { packages: [], indexes: {}, distFiles: [], byHash: [] };
-    suites[suite] = await writeSuite(suite, prev, cur, state.pool, ctx);
+    suites[suite] = await writeSuite(suite, prev, cur, state.pool, previous.pool, ctx);
     metadata.push(`${APT_DIR}/dists/${suite}/InRelease`);
   }
   state.suites = suites;
@@ -102,7 +103,32 @@ function recycledPool(live: AptState, recycledFrom: string | undefined): { kept:
   return { kept, holds: [...kept, ...c.removed] };
 }
 
-async function writeSuite(suite: string, prev: SuiteState | undefined, cur: SuiteState, pool: Record<string, PoolEntry>, ctx: WriteContext): Promise<SuiteState> {
+/** Appends to an index stop here: the next change writes it whole (and in order) again. */
+const MAX_APPENDS = 32;
+/**
+ * How the stanzas of an index are written (packagesStanza): an index of another format is
+ * neither kept nor appended to, but written whole. Bump it when the stanzas change.
+ */
+const INDEX_FORMAT = 2;
+
+const INDEX_NAMES = ['Packages', 'Packages.gz', 'Packages.xz'] as const;
+type IndexName = (typeof INDEX_NAMES)[number];
+
+/**
+ * The live index files of an arch (Packages, .gz, .xz), if they are there and still hold what
+ * the live state says (SHA-256); undefined otherwise.
+ */
+async function liveIndex(dir: string, files: Record<string, FileHashes>): Promise<Record<IndexName, Buffer> | undefined> {
+  try {
+    const data = await Promise.all(INDEX_NAMES.map((n) => readFile(`${dir}/${n}`)));
+    if (!data.every((d, i) => createHash('sha256').update(d).digest('hex') === files[INDEX_NAMES[i]!]?.sha256)) return undefined;
+    return { Packages: data[0]!, 'Packages.gz': data[1]!, 'Packages.xz': data[2]! };
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeSuite(suite: string, prev: SuiteState | undefined, cur: SuiteState, pool: Record<string, PoolEntry>, previousPool: Record<string, PoolEntry>, ctx: WriteContext): Promise<SuiteState> {
   const { tree, settings } = ctx;
   const base = `${APT_DIR}/dists/${suite}`;
   const entries = cur.packages.map((f) => pool[f]!).sort(indexOrder);
@@ -122,40 +148,71 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
     await tree.writeFile(`${base}/${rel}`, data);
     distFiles.push(rel);
   };
-  const indexFiles = settings.architectures.map((arch) => {
+  const inArch = (arch: string) => (e: PoolEntry) => e.architecture === arch || e.architecture === 'all';
+  // per arch, the packages of its index, and how it relates to the live one: the same packages
+  // (its files are kept), more packages (the new stanzas are appended, see below) or else
+  const plans = settings.architectures.map((arch) => {
     const dir = `${settings.component}/binary-${arch}`;
-    const text = Buffer.from(packagesFile(entries.filter((e) => e.architecture === arch || e.architecture === 'all').map(stanzaOf)));
-    return { arch, dir, text, sha256: createHash('sha256').update(text).digest('hex') };
-  });
-  // an unchanged index keeps its compressed files: no recompression, same bytes
-  const reused = new Map<string, Record<string, FileHashes>>();
-  for (const { arch, dir, sha256 } of indexFiles) {
+    const list = entries.filter(inArch(arch));
     const before = prev?.indexes[arch];
-    if (before?.packagesSha256 !== sha256 || !before.files || !tree.previousDir) continue;
+    const live = (prev?.packages ?? []).filter((f) => previousPool[f] && inArch(arch)(previousPool[f]));
+    const names = new Set(list.map((e) => e.filename));
+    const kept = before?.format === INDEX_FORMAT && tree.previousDir && live.every((f) => names.has(f)) ? before : undefined;
+    const had = new Set(live);
+    return { arch, dir, list, before: kept, added: kept ? list.filter((e) => !had.has(e.filename)) : list, live: live.length };
+  });
+  // an unchanged index keeps its files: no recompression, same bytes
+  const reused = new Map<string, IndexState>();
+  for (const { arch, dir, before, added } of plans) {
+    if (!before || added.length > 0) continue;
     let linked = true;
     for (const n of Object.keys(before.files)) linked &&= await tree.linkPrevious(`${base}/${dir}/${n}`);
-    if (linked) reused.set(arch, before.files);
+    if (linked) reused.set(arch, before);
   }
-  // gzip runs on the thread pool while xz (WebAssembly) runs on this thread
-  const gzipped = new Map(indexFiles.filter((x) => !reused.has(x.arch)).map((x) => [x.arch, gzipAsync(x.text, { level: 9 })]));
-  for (const p of gzipped.values()) p.catch(() => {}); // each is awaited below
-  for (const { arch, dir, text, sha256 } of indexFiles) {
-    let files = reused.get(arch);
-    if (files) {
-      distFiles.push(...Object.keys(files).map((n) => `${dir}/${n}`));
+  // Packages only grew: the new stanzas go after the live ones (apt reads an index in any order)
+  // as another gzip member and another xz block (RFC 1952 2.2, .xz format 2.1: every reader
+  // joins them), so the live files' compressed bytes are reused, nothing is compressed twice
+  const appended = new Map(await Promise.all(plans.map(async ({ arch, dir, before, added, live }) => {
+    if (reused.has(arch) || !before || added.length === 0 || live === 0 || (before.appended ?? 0) >= MAX_APPENDS) return [arch, undefined] as const;
+    const files = await liveIndex(`${tree.previousDir}/${base}/${dir}`, before.files);
+    return [arch, files && { files, more: Buffer.from('\n' + packagesFile(added.map(stanzaOf))) }] as const;
+  })));
+  // written whole: gzip runs on the thread pool while xz (WebAssembly) runs on this thread
+  const whole = new Map(plans.filter((x) => !reused.has(x.arch) && !appended.get(x.arch)).map((x) => {
+    const text = Buffer.from(packagesFile(x.list.map(stanzaOf)));
+    const gz = gzipAsync(text, { level: 9 });
+    gz.catch(() => {}); // awaited below
+    return [x.arch, { text, gz }];
+  }));
+  for (const { arch, dir } of plans) {
+    let index = reused.get(arch);
+    if (index) {
+      distFiles.push(...Object.keys(index.files).map((n) => `${dir}/${n}`));
     } else {
-      const xz = await xzCompress(text, settings.xzLevel);
-      files = {};
-      for (const [n, data] of [['Packages', text], ['Packages.gz', await gzipped.get(arch)!], ['Packages.xz', xz]] as const) {
-        await put(`${dir}/${n}`, data);
-        files[n] = hashesOf(data);
+      const add = appended.get(arch);
+      let data: Record<IndexName, Uint8Array>;
+      if (add) {
+        data = {
+          Packages: Buffer.concat([add.files.Packages, add.more]),
+          'Packages.gz': Buffer.concat([add.files['Packages.gz'], gzipSync(add.more, { level: 9 })]),
+          'Packages.xz': xzJoinStreams(add.files['Packages.xz'], await xzCompress(add.more, settings.xzLevel)),
+        };
+      } else {
+        const w = whole.get(arch)!;
+        data = { Packages: w.text, 'Packages.gz': await w.gz, 'Packages.xz': await xzCompress(w.text, settings.xzLevel) };
       }
+      const files: Record<string, FileHashes> = {};
+      for (const n of INDEX_NAMES) {
+        await put(`${dir}/${n}`, data[n]);
+        files[n] = hashesOf(data[n]);
+      }
+      index = { format: INDEX_FORMAT, packagesSha256: files.Packages!.sha256, files, ...(add && { appended: (prev!.indexes[arch]!.appended ?? 0) + 1 }) };
     }
-    for (const [n, h] of Object.entries(files)) listed.push({ path: `${dir}/${n}`, ...h });
+    for (const [n, h] of Object.entries(index.files)) listed.push({ path: `${dir}/${n}`, ...h });
     const rel = Buffer.from(componentReleaseFile({ suite, origin: settings.origin, label: settings.label, component: settings.component, architecture: arch }));
     await put(`${dir}/Release`, rel);
     listed.push({ path: `${dir}/Release`, ...hashesOf(rel) });
-    indexes[arch] = { packagesSha256: sha256, files };
+    indexes[arch] = index;
   }
 
   // by-hash: this generation's files, plus those of the previous generations still kept
