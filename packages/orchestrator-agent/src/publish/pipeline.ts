@@ -135,7 +135,7 @@ async function carryOver(tree: StagingTree, dir: string): Promise<void> {
     return;
   }
   for (const e of entries) {
-    if (e.isFile()) await tree.linkPrevious(relative(tree.previousDir, join(e.parentPath, e.name)));
+    if (e.isFile()) tree.linkPrevious(relative(tree.previousDir, join(e.parentPath, e.name)));
   }
 }
 

@@ -74,8 +74,12 @@ export interface TreeWriter {
    * fsynced again nor are their directories (see StagingTree.commit).
    */
   mergeIn(rel: string, dir: string, files: readonly string[], durable: boolean): Promise<void>;
-  /** Hard-link `prevRel` of the live tree as `rel`; false if the live tree does not have it. */
-  linkPrevious(rel: string, prevRel?: string): Promise<boolean>;
+  /**
+   * Hard-link `prevRel` of the live tree as `rel`; false if the live tree does not have it.
+   * Synchronous: a publish carries over thousands of files, and a promise each costs more than
+   * the link.
+   */
+  linkPrevious(rel: string, prevRel?: string): boolean;
   /** Hard-link a file already written into this tree under a second name (by-hash copies). */
   linkWithin(rel: string, existingRel: string): Promise<void>;
   has(rel: string): boolean;
@@ -154,7 +158,7 @@ export class StagingTree implements TreeWriter {
     return `${this.dir}/${rel}`;
   }
 
-  private async prepare(rel: string, replace = true): Promise<string> {
+  private prepare(rel: string, replace = true): string {
     const abs = this.claim(rel);
     const slash = rel.lastIndexOf('/');
     if (slash > 0) this.ensureDir(rel.slice(0, slash));
@@ -182,13 +186,13 @@ export class StagingTree implements TreeWriter {
   }
 
   async writeFile(rel: string, data: string | Uint8Array): Promise<void> {
-    const abs = await this.prepare(rel);
+    const abs = this.prepare(rel);
     writeFileSync(abs, data, { flag: 'wx', mode: 0o644 });
     this.toSync.add(abs);
   }
 
   async writeChunks(rel: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
-    const abs = await this.prepare(rel);
+    const abs = this.prepare(rel);
     const fh = await open(abs, 'wx', 0o644);
     try {
       for await (const c of chunks) await fh.write(c);
@@ -199,7 +203,7 @@ export class StagingTree implements TreeWriter {
   }
 
   async addFile(rel: string, source: string): Promise<void> {
-    const abs = await this.prepare(rel);
+    const abs = this.prepare(rel);
     if (this.linkInputs) {
       try {
         linkSync(source, abs);
@@ -242,7 +246,7 @@ export class StagingTree implements TreeWriter {
     merge(dir, `${this.dir}/${rel}`);
   }
 
-  async linkPrevious(rel: string, prevRel = rel): Promise<boolean> {
+  linkPrevious(rel: string, prevRel = rel): boolean {
     if (!this.previousDir) return false;
     if (escapes(prevRel)) throw new Error(`tree path escapes the tree: ${prevRel}`);
     // plain concatenation (no path.join): a publish links thousands of checked relative paths
@@ -257,7 +261,7 @@ export class StagingTree implements TreeWriter {
         return true;
       }
     }
-    const abs = await this.prepare(rel);
+    const abs = this.prepare(rel);
     try {
       // no stat first: one system call per carried-over file (a publish links them all)
       linkSync(src, abs);
@@ -270,7 +274,7 @@ export class StagingTree implements TreeWriter {
   }
 
   async linkWithin(rel: string, existingRel: string): Promise<void> {
-    const abs = await this.prepare(rel);
+    const abs = this.prepare(rel);
     linkSync(join(this.dir, existingRel), abs);
   }
 

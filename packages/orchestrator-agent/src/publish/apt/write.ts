@@ -50,7 +50,7 @@ export async function writeApt(
       tree.keepRecycled(rel);
       continue;
     }
-    if (previous.pool[filename] && (await tree.linkPrevious(rel))) continue;
+    if (previous.pool[filename] && (tree.linkPrevious(rel))) continue;
     const input = inputs.get(filename);
     if (!input) throw new Error(`apt: ${filename} is neither in the live tree nor among the inputs`);
     if (input.copy) {
@@ -79,7 +79,7 @@ export async function writeApt(
     const prev = previous.suites[suite];
     const republish = suite === ctx.suite || !prev || !tree.previousDir;
     if (!republish) {
-      for (const f of prev.distFiles) await tree.linkPrevious(`${APT_DIR}/dists/${suite}/${f}`);
+      for (const f of prev.distFiles) tree.linkPrevious(`${APT_DIR}/dists/${suite}/${f}`);
       continue;
     }
     const cur = suites[suite] ?? { packages: [], indexes: {}, distFiles: [], byHash: [] };
@@ -166,7 +166,7 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
   for (const { arch, dir, before, added } of plans) {
     if (!before || added.length > 0) continue;
     let linked = true;
-    for (const n of Object.keys(before.files)) linked &&= await tree.linkPrevious(`${base}/${dir}/${n}`);
+    for (const n of Object.keys(before.files)) linked &&= tree.linkPrevious(`${base}/${dir}/${n}`);
     if (linked) reused.set(arch, before);
   }
   // Packages only grew: the new stanzas go after the live ones (apt reads an index in any order)
@@ -227,7 +227,7 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
   const byHash = [generation.sort(), ...(prev?.byHash ?? [])].slice(0, settings.byHashKeep);
   distFiles.push(...generation);
   for (const old of byHash.slice(1)) {
-    for (const p of old) if (!tree.has(`${base}/${p}`) && (await tree.linkPrevious(`${base}/${p}`))) distFiles.push(p);
+    for (const p of old) if (!tree.has(`${base}/${p}`) && (tree.linkPrevious(`${base}/${p}`))) distFiles.push(p);
   }
 
   const release = releaseFile({

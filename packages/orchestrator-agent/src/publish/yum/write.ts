@@ -131,24 +131,15 @@ class ChannelFiles {
     this.holds = [...this.kept, ...c.extra];
   }
 
-  /**
-   * Carry `rels` over from the live tree; false if the live tree lacks one. Synchronous when the
-   * retired tree holds them all already (a publish carries over every rpm).
-   */
-  carry(rels: readonly string[]): boolean | Promise<boolean> {
-    if (this.kept && rels.every((r) => this.kept!.has(r))) {
-      for (const r of rels) this.tree.keepRecycled(`${this.base}/${r}`);
-      return true;
-    }
-    return (async () => {
-      let linked = true;
-      for (const r of rels) linked &&= await this.link(r);
-      return linked;
-    })();
+  /** Carry `rels` over from the live tree; false if the live tree lacks one. */
+  carry(rels: readonly string[]): boolean {
+    let linked = true;
+    for (const r of rels) linked &&= this.link(r);
+    return linked;
   }
 
   /** Carry `rel` over from the live tree; false if the live tree does not have it. */
-  async link(rel: string): Promise<boolean> {
+  link(rel: string): boolean {
     if (this.kept?.has(rel)) {
       this.tree.keepRecycled(`${this.base}/${rel}`);
       return true;
@@ -186,7 +177,7 @@ async function writeOrKeep(tree: TreeWriter, channel: ChannelFiles, base: string
     } catch {
       // not in the live tree: written below
     }
-    if (live === text && (await channel.link(rel))) return;
+    if (live === text && channel.link(rel)) return;
   }
   await tree.writeFile(`${base}/${rel}`, text);
   channel.wrote(rel);
@@ -246,7 +237,7 @@ export async function writeYum(
     // and metadata are signed again, or dnf would refuse them against the published key
     const sameKey = cs.packages.every((p) => p.signed?.fingerprint === signer.fingerprint);
     if (channel !== ctx.suite && prev?.files && tree.previousDir && sameKey) {
-      for (const f of prev.files) await carried.link(f);
+      for (const f of prev.files) carried.link(f);
       const { change: _c, ...kept } = prev;
       channels[channel] = { ...kept, packages: cs.packages.map(withoutFragments), ...optional('change', carried.finish(prev.files, ctx.previousId)) };
       continue;
@@ -269,8 +260,7 @@ export async function writeYum(
       const old = p.signed;
       const rels = dirs.map((a) => `${a}/${p.href}`);
       if (old && old.fingerprint === signer.fingerprint && tree.previousDir) {
-        const kept = carried.carry(rels);
-        if (kept === true || (kept !== false && (await kept))) {
+        if (carried.carry(rels)) {
           p.signed = old;
           if (old.primary !== undefined && old.filelists !== undefined && old.other !== undefined) {
             frags.set(p, { primary: Buffer.from(old.primary), filelists: Buffer.from(old.filelists), other: Buffer.from(old.other) });
