@@ -5,6 +5,7 @@
 // what it runs: `repo publish` adding one rpm to 1000 went from ~0.15 to ~0.12 s.
 // A cache is specific to the V8 version and flags of the binary that made it: arm64 executables
 // get none (making one would need the arm64 binary to run here).
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,8 +41,12 @@ function plan(agent, w, i) {
         ['verify', '--state-dir', path.join(w, 'state'), '--json'],
         ['gc', '--state-dir', path.join(w, 'state'), ...cfg],
       ].map((argv) => ({ argv }));
-    case 'build-agent':
-      return [['--help'], ['push', '--help'], ['doctor', '--help'], ['crates', 'publish', '--help'], ['pypi', 'upload', '--help']].map((argv) => ({ argv }));
+    case 'build-agent': {
+      // a push to the orchestrator `i.credential` points at (see withOrchestrator), then the same
+      // push again (nothing to send), and doctor
+      const push = ['push', '--credential', i.credential, '--release', 'v1.0.0', '--target', 'amd64-deb', ...cfg, ...i.batchFiles];
+      return [['--help'], push, push, ['doctor', '--credential', i.credential, ...cfg], ['crates', 'publish', '--help'], ['pypi', 'upload', '--help']].map((argv) => ({ argv }));
+    }
     default:
       throw new Error(`no training plan for ${agent}`);
   }
@@ -56,12 +61,15 @@ export async function trainingInputs(nodePath) {
     const script = path.join(dir, 'inputs.mjs');
     await esbuild.build({
       entryPoints: [path.join(ROOT, 'scripts/lib/train-inputs.ts')], outfile: script, bundle: true, platform: 'node', format: 'esm', target: 'node24',
-      alias: { '@pkgfleet/shared': path.join(ROOT, 'packages/shared/src/index.ts') }, loader: { '.wasm': 'binary' },
+      loader: { '.wasm': 'binary' }, external: ['cpu-features', '*.node'],
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
       absWorkingDir: ROOT, logLevel: 'silent',
     });
     const out = await run(step, nodePath, [script, path.join(dir, 'in')], { hint: 'the training inputs are made by scripts/lib/train-inputs.ts: run it with node to see why it fails' });
-    return { dir, ...JSON.parse(out) };
+    const made = JSON.parse(out);
+    const { readdir } = await import('node:fs/promises');
+    const batchFiles = (await readdir(made.batches[0])).filter((f) => f.endsWith('.deb')).map((f) => path.join(made.batches[0], f));
+    return { dir, script, batchFiles, ...made };
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     if (e instanceof StepError) throw e;
@@ -75,6 +83,41 @@ export async function trainingInputs(nodePath) {
  */
 export async function trainCodeCache(agent, agentJs, nodePath, inputs, out) {
   const work = await mkdtemp(path.join(inputs.dir, `${agent}-`));
+  if (agent === 'build-agent') return withOrchestrator(nodePath, inputs, work, (credential) => train(agent, agentJs, nodePath, { ...inputs, credential }, work, out));
+  return train(agent, agentJs, nodePath, inputs, work, out);
+}
+
+/**
+ * An orchestrator for build-agent's training to push to: the orchestrator's sources (in the
+ * inputs script) serving on 127.0.0.1, stopped once `fn` is done.
+ */
+async function withOrchestrator(nodePath, inputs, work, fn) {
+  const child = spawn(nodePath, [inputs.script, 'serve', path.join(work, 'orchestrator')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr = [];
+  child.stderr.on('data', (b) => stderr.push(b));
+  try {
+    const credential = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (b) => {
+        out += b;
+        const line = out.slice(0, out.indexOf('\n'));
+        if (!out.includes('\n')) return;
+        try {
+          resolve(JSON.parse(line).credential);
+        } catch {
+          reject(new StepError('code cache (build-agent)', `the orchestrator to push to said "${line}", not its credential`, 'see scripts/lib/train-inputs.ts serve'));
+        }
+      });
+      child.once('exit', (code) => reject(new StepError('code cache (build-agent)', `the orchestrator to push to exited (${code}) before it listened: ${Buffer.concat(stderr).toString().trim().split('\n').slice(-3).join('\n')}`, 'run node on scripts/lib/train-inputs.ts (bundled) with serve DIR to see why')));
+    });
+    return await fn(credential);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+  }
+}
+
+async function train(agent, agentJs, nodePath, inputs, work, out) {
   const planFile = path.join(work, 'plan.json');
   await writeFile(planFile, JSON.stringify(plan(agent, work, inputs)));
   await writeFile(path.join(work, 'config.json'), '{}');
