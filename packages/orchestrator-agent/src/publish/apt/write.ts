@@ -50,7 +50,7 @@ export async function writeApt(
       tree.keepRecycled(rel);
       continue;
     }
-    if (previous.pool[filename] && (tree.linkPrevious(rel))) continue;
+    if (previous.pool[filename] && tree.linkPrevious(rel)) continue;
     const input = inputs.get(filename);
     if (!input) throw new Error(`apt: ${filename} is neither in the live tree nor among the inputs`);
     if (input.copy) {

@@ -25,7 +25,6 @@ const REPODATA_PARTS: { type: RepodataPart; head: (n: number) => string; tail: s
   { type: 'other', head: otherHead, tail: OTHER_TAIL },
 ];
 
-
 /** Files up to this size are read and written in one piece (fewer system calls per rpm). */
 const WHOLE_FILE = 16 << 20;
 
