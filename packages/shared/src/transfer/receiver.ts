@@ -57,6 +57,51 @@ function partialPath(dir: string, f: { name: string; sha256?: string | undefined
 /** The order of manifest.json (localeCompare's, without building a collator per comparison). */
 const byName = new Intl.Collator().compare;
 
+/**
+ * manifest.json's text kept beside its entries (sorted by name): a group commit inserts the new
+ * entries and joins the text of each entry, as JSON.stringify(manifest, null, 2) writes it,
+ * instead of sorting and serializing every entry again (a push of 1000 files commits ~100 times).
+ */
+export class ManifestText {
+  constructor(
+    readonly manifest: TargetManifest,
+    private readonly texts: string[] = manifest.files.map(entryText),
+  ) {}
+
+  /** A copy with `entries` added or replaced (a replaced file keeps its place). */
+  with(entries: Iterable<IncomingEntry>): ManifestText {
+    const next = new ManifestText({ ...this.manifest, files: [...this.manifest.files] }, [...this.texts]);
+    next.put(entries);
+    return next;
+  }
+
+  private put(entries: Iterable<IncomingEntry>): void {
+    const { files } = this.manifest;
+    for (const e of entries) {
+      let lo = 0;
+      let hi = files.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (byName(files[mid]!.name, e.name) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      const replace = lo < files.length && files[lo]!.name === e.name ? 1 : 0;
+      files.splice(lo, replace, e);
+      this.texts.splice(lo, replace, entryText(e));
+    }
+  }
+
+  toString(): string {
+    const { release, target } = this.manifest;
+    const head = `{\n  "release": ${JSON.stringify(release)},\n  "target": ${JSON.stringify(target)},\n  "files": `;
+    return `${head}${this.texts.length ? `[\n${this.texts.join(',\n')}\n  ]` : '[]'}\n}\n`;
+  }
+}
+
+function entryText(e: IncomingEntry): string {
+  return JSON.stringify(e, null, 2).replace(/^/gm, '    ');
+}
+
 export class IncomingStore {
   private locks = new Map<string, Promise<unknown>>();
   private busy = new Set<string>();
@@ -82,6 +127,8 @@ export class IncomingStore {
 
   /** Manifests as this process last read or wrote them (it is their only writer). */
   private manifests = new Map<string, TargetManifest>();
+  /** Their text, for the next group commit (ManifestText). */
+  private manifestTexts = new Map<string, ManifestText>();
 
   async readManifest(release: string, target: string): Promise<TargetManifest> {
     const dir = this.dirFor(release, target);
@@ -217,10 +264,13 @@ export class IncomingStore {
       this.unrecorded.delete(dir);
       if (!batch?.size) return;
       const manifest = await this.readManifest(release, target);
-      const files = manifest.files.filter((f) => !batch.has(f.name)).concat([...batch.values()]).sort((a, b) => byName(a.name, b.name));
+      const written = this.manifestTexts.get(dir);
+      // the manifest in memory changes only once the new one is written
+      const next = (written?.manifest === manifest ? written : new ManifestText(manifest)).with(batch.values());
       try {
-        await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify({ release, target, files }, null, 2) + '\n');
-        this.manifests.set(dir, { release, target, files });
+        await writeFileAtomic(join(dir, 'manifest.json'), next.toString());
+        this.manifests.set(dir, next.manifest);
+        this.manifestTexts.set(dir, next);
       } catch (err) {
         throw diskError(err, 'manifest.json', dir);
       }
