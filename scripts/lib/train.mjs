@@ -6,7 +6,7 @@
 // A cache is specific to the V8 version and flags of the binary that made it: arm64 executables
 // get none (making one would need the arm64 binary to run here).
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './bundle.mjs';
@@ -67,7 +67,6 @@ export async function trainingInputs(nodePath) {
     });
     const out = await run(step, nodePath, [script, path.join(dir, 'in')], { hint: 'the training inputs are made by scripts/lib/train-inputs.ts: run it with node to see why it fails' });
     const made = JSON.parse(out);
-    const { readdir } = await import('node:fs/promises');
     const batchFiles = (await readdir(made.batches[0])).filter((f) => f.endsWith('.deb')).map((f) => path.join(made.batches[0], f));
     return { dir, script, batchFiles, ...made };
   } catch (e) {
