@@ -278,6 +278,41 @@ describe('repo publish pipeline: trees built over retired ones', () => {
   });
 });
 
+describe('repo publish pipeline: indexes appended to', () => {
+  /** Blocks of the live amd64 Packages.xz, and the live state's record of that index. */
+  const live = (root: string) => {
+    const xz = join(root, 'current', 'apt', 'dists', 'stable', 'main', 'binary-amd64', 'Packages.xz');
+    const blocks = execFileSync('xz', ['--robot', '-lv', xz]).toString().split('\n').filter((l) => l.startsWith('block\t')).length;
+    const stateFile = join(root, 'state', readdirSync(join(root, 'state')).sort().pop()!);
+    return { blocks, stateFile, index: JSON.parse(readFileSync(stateFile, 'utf8')).formats.apt.suites.stable.indexes.amd64 };
+  };
+
+  it('grow by a block per publish that adds packages; a damaged live index or the append limit writes it whole', async () => {
+    const root = fresh('append');
+    const add = async (name: string) => publish(opts(root, 'stable', [await deb(fresh('in'), { name, version: '1', arch: 'amd64' })]));
+    await add('first');
+    await add('second');
+    await add('third');
+    expect(live(root).blocks).toBe(3);
+    expect(live(root).index.appended).toBe(2);
+    expect(checkConsistent(root)).toBe(3);
+    // the live Packages.xz no longer matches its record: not appended to, written whole
+    writeFileSync(join(root, 'current', 'apt', 'dists', 'stable', 'main', 'binary-amd64', 'Packages.xz'), 'damaged');
+    await add('fourth');
+    expect([live(root).blocks, live(root).index.appended]).toEqual([1, undefined]);
+    expect(checkConsistent(root)).toBe(4);
+    // an index appended to as often as it may be is written whole (and in order) again
+    const { stateFile } = live(root);
+    const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+    state.formats.apt.suites.stable.indexes.amd64.appended = 32;
+    writeFileSync(stateFile, JSON.stringify(state));
+    await add('fifth');
+    expect([live(root).blocks, live(root).index.appended]).toEqual([1, undefined]);
+    expect(packages(root, 'stable', 'amd64').map((p) => p.Package)).toEqual(['fifth', 'first', 'fourth', 'second', 'third']);
+    expect(checkConsistent(root)).toBe(5);
+  });
+});
+
 describe('repo publish pipeline: leftover trash', () => {
   it('a publish that retires no tree builds a fresh one: trash an earlier rm -rf may still be deleting is never reused', async () => {
     const root = fresh('trash');
