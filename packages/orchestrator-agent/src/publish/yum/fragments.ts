@@ -71,14 +71,16 @@ export function joinFragments(parts: readonly Buffer[]): Buffer {
   return Buffer.concat(runs);
 }
 
-const REPODATA_FILE = /^(?:[^/]+\/)?repodata\/([0-9a-f]{64})-(primary|filelists|other)\.xml\.gz$/;
+const REPODATA_FILE = /^[^/]+\/repodata\/([0-9a-f]{64})-(primary|filelists|other)\.xml\.gz$/;
+/** The SHA-256 a repodata file is named by. */
+const NAMED_SHA256 = /(?:^|\/)([0-9a-f]{64})-[a-z]+\.xml\.gz$/;
 
 /**
  * A repodata file of the live tree, if it is there and still holds what its name says (the
  * SHA-256 in it); undefined otherwise (the caller then builds what it needs some other way).
  */
 export async function readLiveDocument(path: string): Promise<Buffer | undefined> {
-  const m = REPODATA_FILE.exec(path.split('/').slice(-2).join('/'));
+  const m = NAMED_SHA256.exec(path);
   if (!m) return undefined;
   try {
     const gz = await readFile(path);

@@ -114,10 +114,13 @@ function withoutFragments(p: YumPackage): YumPackage {
  * (StagingTree's recycled mode) and the live state says how the live channel was made from that
  * tree (`change`), a file the retired tree already holds as the live tree's own (same inode) is
  * kept without a system call, instead of an lstat pair or a link per rpm; what else the retired
- * tree holds there is removed by name, without listing the directory. `finish` records, for the
- * next publish, how the new channel is made from the live one.
+ * tree holds there is removed by name, without listing the directory. It lists every file the
+ * new channel gets (`files`), and `finish` records, for the next publish, how the new channel is
+ * made from the live one.
  */
 class ChannelFiles {
+  /** Every file put into the new channel: carried over or written. */
+  readonly files: string[] = [];
   private readonly kept: Set<string> | undefined;
   private readonly holds: string[] | undefined;
   private readonly fresh = new Set<string>();
@@ -139,15 +142,15 @@ class ChannelFiles {
 
   /** Carry `rel` over from the live tree; false if the live tree does not have it. */
   link(rel: string): boolean {
-    if (this.kept?.has(rel)) {
-      this.tree.keepRecycled(`${this.base}/${rel}`);
-      return true;
-    }
-    return this.tree.linkPrevious(`${this.base}/${rel}`);
+    if (this.kept?.has(rel)) this.tree.keepRecycled(`${this.base}/${rel}`);
+    else if (!this.tree.linkPrevious(`${this.base}/${rel}`)) return false;
+    this.files.push(rel);
+    return true;
   }
 
   /** `rel` was written by this publish (not a link of the live tree's file). */
   wrote(rel: string): void {
+    this.files.push(rel);
     this.fresh.add(rel);
   }
 
@@ -243,7 +246,6 @@ export async function writeYum(
     }
     /** Each package's <package> elements, for the documents written below. */
     const frags = new Map<YumPackage, Fragments>();
-    const files: string[] = [];
     const now = Math.floor(ctx.now.getTime() / 1000);
     // the packages published before are the live state's objects (planYum keeps them): their
     // `signed` is what the live tree holds, until this publish signs them again
@@ -264,7 +266,6 @@ export async function writeYum(
           if (old.primary !== undefined && old.filelists !== undefined && old.other !== undefined) {
             frags.set(p, { primary: Buffer.from(old.primary), filelists: Buffer.from(old.filelists), other: Buffer.from(old.other) });
           }
-          files.push(...rels);
           continue;
         }
       }
@@ -286,10 +287,7 @@ export async function writeYum(
         const file = { href: p.href, sha256: r.sha256, size: r.size, mtime: now };
         p.signed = { sha256: r.sha256, size: r.size, time: now, fingerprint: signer.fingerprint };
         frags.set(p, fragmentsOf(r.pkg, file));
-        for (const a of dirs) {
-          files.push(`${a}/${p.href}`);
-          carried.wrote(`${a}/${p.href}`);
-        }
+        for (const a of dirs) carried.wrote(`${a}/${p.href}`);
         if (inputs.has(p.headerSha256)) added.push(`${base}/${dirs[0]}/${p.href}`);
       }
     };
@@ -332,7 +330,6 @@ export async function writeYum(
         const checksum = createHash('sha256').update(d.gz).digest('hex');
         const href = `repodata/${repodataFileName(type, checksum)}`;
         await tree.writeFile(`${base}/${arch}/${href}`, d.gz);
-        files.push(`${arch}/${href}`);
         carried.wrote(`${arch}/${href}`);
         records.push({ type, href, checksum, size: d.gz.length, openChecksum: d.openChecksum, openSize: d.openSize, timestamp: now });
         docs[arch][type] = { href, ...d.layout };
@@ -340,10 +337,8 @@ export async function writeYum(
       const repomd = Buffer.from(repomdXml(now, records));
       await tree.writeFile(`${base}/${arch}/repodata/repomd.xml`, repomd);
       await tree.writeFile(`${base}/${arch}/repodata/repomd.xml.asc`, await signer.signDetachedArmored(repomd));
-      for (const f of [`${arch}/repodata/repomd.xml`, `${arch}/repodata/repomd.xml.asc`]) {
-        files.push(f);
-        carried.wrote(f);
-      }
+      carried.wrote(`${arch}/repodata/repomd.xml`);
+      carried.wrote(`${arch}/repodata/repomd.xml.asc`);
       metadata.push(`${base}/${arch}/repodata/repomd.xml`);
 
       const url = (settings.baseUrl ?? `file://${dirname(dirname(tree.dir))}/current`).replace(/\/+$/, '');
@@ -354,10 +349,9 @@ export async function writeYum(
         baseurl: `${url}/${base}/${arch}/`,
         gpgkey: `${url}/gpg/${settings.keyName}.asc`,
       }));
-      files.push(`${name}.repo`);
     }
     ctx.logger.debug('yum channel written', { channel, packages: cs.packages.length, signMs: Math.round(t1 - t0), repodataMs: Math.round(performance.now() - t1), appended: appended.filter(Boolean).length });
-    files.sort();
+    const files = carried.files.sort();
     channels[channel] = { packages: cs.packages.map(withoutFragments), files, docs, ...optional('change', carried.finish(files, ctx.previousId)) };
   }
   state.channels = channels;
