@@ -308,8 +308,15 @@ describe('repo publish pipeline: indexes appended to', () => {
     writeFileSync(stateFile, JSON.stringify(state));
     await add('fifth');
     expect([live(root).blocks, live(root).index.appended]).toEqual([1, undefined]);
-    expect(packages(root, 'stable', 'amd64').map((p) => p.Package)).toEqual(['fifth', 'first', 'fourth', 'second', 'third']);
-    expect(checkConsistent(root)).toBe(5);
+    // an index recorded by a version that did not know its stanza format: written whole too
+    await add('sixth');
+    const again = JSON.parse(readFileSync(live(root).stateFile, 'utf8'));
+    delete again.formats.apt.suites.stable.indexes.amd64.format;
+    writeFileSync(live(root).stateFile, JSON.stringify(again));
+    await add('seventh');
+    expect([live(root).blocks, live(root).index.appended, live(root).index.format]).toEqual([1, undefined, 2]);
+    expect(packages(root, 'stable', 'amd64').map((p) => p.Package)).toEqual(['fifth', 'first', 'fourth', 'second', 'seventh', 'sixth', 'third']);
+    expect(checkConsistent(root)).toBe(7);
   });
 });
 

@@ -153,13 +153,14 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
   // (its files are kept), more packages (the new stanzas are appended, see below) or else
   const plans = settings.architectures.map((arch) => {
     const dir = `${settings.component}/binary-${arch}`;
-    const list = entries.filter(inArch(arch));
-    const before = prev?.indexes[arch];
-    const live = (prev?.packages ?? []).filter((f) => previousPool[f] && inArch(arch)(previousPool[f]));
+    const here = inArch(arch);
+    const list = entries.filter(here);
+    const live = (prev?.packages ?? []).filter((f) => previousPool[f] && here(previousPool[f]));
     const names = new Set(list.map((e) => e.filename));
-    const kept = before?.format === INDEX_FORMAT && tree.previousDir && live.every((f) => names.has(f)) ? before : undefined;
+    // the live index, if it is of this format and lists nothing this one drops
+    const before = prev?.indexes[arch]?.format === INDEX_FORMAT && tree.previousDir && live.every((f) => names.has(f)) ? prev.indexes[arch] : undefined;
     const had = new Set(live);
-    return { arch, dir, list, before: kept, added: kept ? list.filter((e) => !had.has(e.filename)) : list, live: live.length };
+    return { arch, dir, list, before, added: before ? list.filter((e) => !had.has(e.filename)) : list, liveCount: live.length };
   });
   // an unchanged index keeps its files: no recompression, same bytes
   const reused = new Map<string, IndexState>();
@@ -172,8 +173,8 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
   // Packages only grew: the new stanzas go after the live ones (apt reads an index in any order)
   // as another gzip member and another xz block (RFC 1952 2.2, .xz format 2.1: every reader
   // joins them), so the live files' compressed bytes are reused, nothing is compressed twice
-  const appended = new Map(await Promise.all(plans.map(async ({ arch, dir, before, added, live }) => {
-    if (reused.has(arch) || !before || added.length === 0 || live === 0 || (before.appended ?? 0) >= MAX_APPENDS) return [arch, undefined] as const;
+  const appended = new Map(await Promise.all(plans.map(async ({ arch, dir, before, added, liveCount }) => {
+    if (reused.has(arch) || !before || added.length === 0 || liveCount === 0 || (before.appended ?? 0) >= MAX_APPENDS) return [arch, undefined] as const;
     const files = await liveIndex(`${tree.previousDir}/${base}/${dir}`, before.files);
     return [arch, files && { files, more: Buffer.from('\n' + packagesFile(added.map(stanzaOf))) }] as const;
   })));
@@ -184,7 +185,7 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
     gz.catch(() => {}); // awaited below
     return [x.arch, { text, gz }];
   }));
-  for (const { arch, dir } of plans) {
+  for (const { arch, dir, before } of plans) {
     let index = reused.get(arch);
     if (index) {
       distFiles.push(...Object.keys(index.files).map((n) => `${dir}/${n}`));
@@ -206,7 +207,7 @@ async function writeSuite(suite: string, prev: SuiteState | undefined, cur: Suit
         await put(`${dir}/${n}`, data[n]);
         files[n] = hashesOf(data[n]);
       }
-      index = { format: INDEX_FORMAT, packagesSha256: files.Packages!.sha256, files, ...(add && { appended: (prev!.indexes[arch]!.appended ?? 0) + 1 }) };
+      index = { format: INDEX_FORMAT, packagesSha256: files.Packages!.sha256, files, ...(add && { appended: (before!.appended ?? 0) + 1 }) };
     }
     for (const [n, h] of Object.entries(index.files)) listed.push({ path: `${dir}/${n}`, ...h });
     const rel = Buffer.from(componentReleaseFile({ suite, origin: settings.origin, label: settings.label, component: settings.component, architecture: arch }));
