@@ -183,7 +183,7 @@ async function build(opts, nodeVersion, started) {
     throw new StepError('node binary (linux-x64)', `.cache/node holds node ${reported}, expected v${nodeVersion}`, 'delete .cache/node and rebuild');
   }
 
-  const scripts = ['build.mjs', 'lib/bundle.mjs', 'lib/node-binary.mjs', 'lib/sea.mjs', 'lib/util.mjs', ...TRAINING_SCRIPTS];
+  const scripts = ['build.mjs', 'lib/bundle.mjs', 'lib/node-binary.mjs', 'lib/sea.mjs', 'lib/sea-main.cjs', 'lib/util.mjs', ...TRAINING_SCRIPTS];
   const recipe = sha256(JSON.stringify(SEA_RECIPE) + scripts.map((f) => readFileSync(path.join(ROOT, 'scripts', f), 'utf8')).join('\0'));
   let built = 0;
   let total = 0;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { ROOT } from './bundle.mjs';
 import { run, StepError } from './util.mjs';
 
-export const TRAINING_SCRIPTS = ['lib/train.mjs', 'lib/train-run.cjs', 'lib/train-inputs.ts', 'lib/sea-main.cjs'];
+export const TRAINING_SCRIPTS = ['lib/train.mjs', 'lib/train-run.cjs', 'lib/train-inputs.ts'];
 
 /** The commands each agent's cache is trained on; `w` is the training workspace, `i` the inputs. */
 function plan(agent, w, i) {
