@@ -7,10 +7,20 @@ import { fsyncDir, writeFileAtomic } from '../fs/atomic';
 import type { FileOffer, FileState } from '../protocol/messages';
 import { isValidRelease, isValidTarget } from '../protocol/names';
 import type { CurrentFile } from '../protocol/session';
+import { BufferPool } from '../memory/pool';
 import { MemoryRelief } from '../memory/relief';
 
-// The receiver is where frames pile up (TLS records, WebSocket payloads): relieve more often.
-const relief = new MemoryRelief(4 * 1024 * 1024, 64 * 1024 * 1024);
+/**
+ * The receiver is where frames pile up (TLS records, WebSocket payloads): every chunk received is
+ * a new Buffer. FileWriter copies each chunk into a pooled buffer for the disk write, so the
+ * received one dies young and a minor GC every 4 MiB frees it. Forced full GCs are not needed
+ * then, and cost more than they saved: a 1 GiB push with a full GC every 64 MiB set off ~100
+ * full collections (orchestrator CPU 4.4–5.6 s), against 1 with the pool (3.3–3.8 s); peak RSS
+ * 119–123 MiB either way.
+ */
+const relief = new MemoryRelief(4 * 1024 * 1024);
+/** Write buffers of the server's chunk size (1 MiB): a writer holds at most ~3 (MAX_UNWRITTEN_BYTES). */
+const writeBuffers = new BufferPool(1024 * 1024, 16);
 
 /**
  * Where pushed files land: <root>/<release>/<target>/<name>, with manifest.json beside them.
@@ -356,10 +366,14 @@ export class FileWriter {
       const position = this.position;
       this.position += data.length;
       this.unwritten += data.length;
+      // the copy waits for the disk; `data` itself is garbage as soon as this returns
+      const own = data.length <= writeBuffers.size ? writeBuffers.take() : undefined;
+      const bytes = own ? own.subarray(0, data.copy(own)) : data;
       // After a failed write the rest are skipped: no later chunk lands beyond a gap.
-      this.writing = this.writing.then(() => (this.failure === undefined ? this.writeAt(data, position) : undefined)).then(
+      this.writing = this.writing.then(() => (this.failure === undefined ? this.writeAt(bytes, position) : undefined)).then(
         () => {
-          this.unwritten -= data.length;
+          this.unwritten -= bytes.length;
+          if (own) writeBuffers.give(own);
         },
         (err: unknown) => {
           this.failure ??= err;

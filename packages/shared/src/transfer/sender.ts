@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { PkgfleetError, TransferError, UsageError } from '../errors';
 import type { Logger } from '../log/logger';
 import { createProgress, formatBytes, type Progress } from '../log/progress';
+import { BufferPool } from '../memory/pool';
 import { fileNameProblem } from '../protocol/names';
 import { RemoteError, type ClientConnection } from '../transport/client';
 
@@ -170,22 +171,6 @@ export const newPushState = (): PushProgressState => ({ begun: new Map(), confir
 /** The first protocol in which the sender hashes while streaming and sends the digest at file.end. */
 const STREAMING_HASH_PROTOCOL = 2;
 
-/**
- * Read buffers of one chunk each, reused once the socket is done with them: streaming allocates
- * nothing per chunk, so memory stays flat without forcing garbage collections.
- */
-class BufferRing {
-  private free: Buffer[] = [];
-  constructor(private readonly size: number) {}
-  take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafe(this.size);
-  }
-  give(buf: Buffer): void {
-    // As many as can be in flight below the socket's high-water mark in small frames.
-    if (this.free.length < 64) this.free.push(buf);
-  }
-}
-
 /** One attempt over one connection. */
 export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: PushOptions, progress?: Progress, state: PushProgressState = newPushState()): Promise<PushResult> {
   const log = opts.logger;
@@ -226,7 +211,9 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
   const total = todo.reduce((n, s) => n + (byName.get(s.name)!.size - s.offset), 0);
   const bar = progress ?? createProgress({ total, label: `push ${req.release}/${req.target}`, logger: log, tty: opts.tty });
   const chunkSize = conn.welcome.limits.chunkSize;
-  const ring = new BufferRing(chunkSize);
+  // read buffers of one chunk each, as many as can be in flight below the socket's high-water
+  // mark in small frames
+  const ring = new BufferPool(chunkSize, 64);
   let done = 0;
   const started = Date.now();
   const pending = new Map<string, { bytes: number; resumedFrom: number }>();
