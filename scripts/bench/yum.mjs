@@ -32,7 +32,7 @@ const pureShared = {
 };
 const tools = join(ROOT, '.cache', 'bench', 'yum-tools.mjs');
 await build({
-  entryPoints: [join(ROOT, 'scripts/bench/lib/yum-tools.ts')], outfile: tools, bundle: true, platform: 'node', format: 'esm',
+  entryPoints: ['yum-tools', 'yum-repodata-worker'].map((n) => join(ROOT, `scripts/bench/lib/${n}.ts`)), outdir: join(ROOT, '.cache', 'bench'), outExtension: { '.js': '.mjs' }, bundle: true, platform: 'node', format: 'esm',
   packages: 'external', alias: { '@pkgfleet/shared': join(ROOT, 'packages/shared/src/index.ts') }, plugins: [pureShared], logLevel: 'warning',
 });
 

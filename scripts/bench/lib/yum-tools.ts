@@ -4,60 +4,25 @@
 //   repodata KEY DIR...                     repodata/ for each DIR of (signed) rpms, the work
 //                                           createrepo_c does: read every rpm, checksum it,
 //                                           write primary/filelists/other, repomd.xml(.asc);
-//                                           on one worker thread per core, as createrepo_c
-//                                           uses several threads
-import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+//                                           on this thread and one worker per other core
+//                                           (yum-repodata-worker.ts), as createrepo_c uses
+//                                           several threads
+import { statSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { gzip } from 'node:zlib';
 import {
-  filelistsHead, FILELISTS_TAIL, filelistsPackage, loadSigner, otherHead, OTHER_TAIL, otherPackage, packageFromRpm,
-  primaryHead, PRIMARY_TAIL, primaryPackage, readRpm, repodataFileName, repomdXml, type RepomdRecord, type RepodataType,
+  filelistsHead, FILELISTS_TAIL, loadSigner, otherHead, OTHER_TAIL, primaryHead, PRIMARY_TAIL, repodataFileName, repomdXml,
+  type RepomdRecord,
 } from '@pkgfleet/shared';
 import { writeGeneratedRpms } from '../../../test/helpers/rpms';
+import { hashFiles, sha256, type Fragments, type Job } from './yum-repodata-worker';
 
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const gzipAsync = promisify(gzip);
 const PARTS = [['primary', primaryHead, PRIMARY_TAIL], ['filelists', filelistsHead, FILELISTS_TAIL], ['other', otherHead, OTHER_TAIL]] as const;
-
-interface Job { path: string; href: string }
-type Fragments = Record<RepodataType, string>;
-
-/**
- * Take the next file (a shared counter, so a slower thread takes fewer), read it once into a
- * reused buffer, checksum it, parse its headers, write its three <package> elements.
- */
-function hashFiles(jobs: Job[], next: Int32Array, done: (i: number, f: Fragments) => void): void {
-  const buffer = Buffer.allocUnsafe(8 << 20);
-  for (let i = Atomics.add(next, 0, 1); i < jobs.length; i = Atomics.add(next, 0, 1)) {
-    const { path, href } = jobs[i]!;
-    const fd = openSync(path, 'r');
-    let bytes: Buffer;
-    let mtime: number;
-    try {
-      const st = fstatSync(fd);
-      mtime = Math.floor(st.mtimeMs / 1000);
-      bytes = st.size <= buffer.length ? buffer.subarray(0, readSync(fd, buffer, 0, st.size, 0)) : readFileSync(path);
-    } finally {
-      closeSync(fd);
-    }
-    const pkg = packageFromRpm(readRpm(bytes, path));
-    const pf = { href, sha256: sha256(bytes), size: bytes.length, mtime };
-    done(i, { primary: primaryPackage(pkg, pf), filelists: filelistsPackage(pkg, pf), other: otherPackage(pkg, pf) });
-  }
-}
-
-/** A worker's share, sent back in one message (a message per file costs more than the copy). */
-function hashWorker(jobs: Job[], next: Int32Array): void {
-  const ids: number[] = [];
-  const frags: Fragments[] = [];
-  hashFiles(jobs, next, (i, f) => { ids.push(i); frags.push(f); });
-  parentPort!.postMessage({ ids, frags });
-}
 
 /**
  * Fragments of every job, on this thread and one worker per other core (a worker costs a Node
@@ -68,7 +33,7 @@ async function fragmentsOf(jobs: Job[], before: Promise<unknown>): Promise<Fragm
   const out: Fragments[] = new Array(jobs.length);
   const n = Math.max(0, Math.min(availableParallelism() - 1, jobs.length - 1));
   const workers = Array.from({ length: n }, () => new Promise<void>((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: { jobs, next } });
+    const w = new Worker(new URL('./yum-repodata-worker.mjs', import.meta.url), { workerData: { jobs, next } });
     w.on('message', (m: { ids: number[]; frags: Fragments[] }) => m.ids.forEach((id, k) => { out[id] = m.frags[k]!; }));
     w.on('error', reject);
     w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`repodata worker exited with ${code}`))));
@@ -121,9 +86,7 @@ async function repodata(keyFile: string, dirs: string[]): Promise<void> {
 }
 
 const [cmd, ...args] = process.argv.slice(2);
-if (!isMainThread) {
-  hashWorker(workerData.jobs as Job[], workerData.next as Int32Array);
-} else if (cmd === 'generate') {
+if (cmd === 'generate') {
   await writeGeneratedRpms(args[0]!, Number(args[1]), { prefix: args[2], version: args[3] });
 } else if (cmd === 'repodata') {
   const t0 = performance.now();
