@@ -19,8 +19,11 @@ import { MemoryRelief } from '../memory/relief';
  * 119–123 MiB either way.
  */
 const relief = new MemoryRelief(4 * 1024 * 1024);
-/** Write buffers of the server's chunk size (1 MiB): a writer holds at most ~3 (MAX_UNWRITTEN_BYTES). */
-const writeBuffers = new BufferPool(1024 * 1024, 16);
+/**
+ * Write buffers: of the server's chunk size (1 MiB; a writer of a large file holds at most ~3, see
+ * MAX_UNWRITTEN_BYTES), and of 64 KiB for small files, dozens of which may be landing at once.
+ */
+const writeBuffers = [new BufferPool(64 * 1024, 64), new BufferPool(1024 * 1024, 16)];
 
 /**
  * Where pushed files land: <root>/<release>/<target>/<name>, with manifest.json beside them.
@@ -367,13 +370,14 @@ export class FileWriter {
       this.position += data.length;
       this.unwritten += data.length;
       // the copy waits for the disk; `data` itself is garbage as soon as this returns
-      const own = data.length <= writeBuffers.size ? writeBuffers.take() : undefined;
+      const pool = writeBuffers.find((p) => data.length <= p.size);
+      const own = pool?.take();
       const bytes = own ? own.subarray(0, data.copy(own)) : data;
       // After a failed write the rest are skipped: no later chunk lands beyond a gap.
       this.writing = this.writing.then(() => (this.failure === undefined ? this.writeAt(bytes, position) : undefined)).then(
         () => {
           this.unwritten -= bytes.length;
-          if (own) writeBuffers.give(own);
+          if (own) pool!.give(own);
         },
         (err: unknown) => {
           this.failure ??= err;
