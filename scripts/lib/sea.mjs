@@ -17,12 +17,7 @@ const require = createRequire(import.meta.url);
 // Built by concatenation, as pkg does, so the sentinel never appears verbatim in a file that
 // might itself end up inside a blob.
 const SEA_FUSE = 'NODE_SEA' + '_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
-// execArgv: V8 starts with a 64 MiB old-generation budget instead of growing it from a few MiB
-// with full collections on the way. Receiving a 1 GiB push, the default budget set off 1 to 91
-// full GCs (orchestrator CPU 3.2–5.5 s); with this, none (3.0–3.5 s) and peak RSS 110–114 MiB.
-// The code cache is trained under the same flags (train.mjs): V8 refuses a cache made under others.
-export const SEA_EXEC_ARGV = ['--initial-old-space-size=64'];
-const SEA_CONFIG = { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false, execArgv: SEA_EXEC_ARGV };
+const SEA_CONFIG = { disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false };
 const SEA_MAIN = path.join(path.dirname(new URL(import.meta.url).pathname), 'sea-main.cjs');
 // LIEF (inside postject) complains about note-section names it re-reads after growing the section
 // table; harmless, and pkg filters the same lines.
