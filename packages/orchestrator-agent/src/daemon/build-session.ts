@@ -9,6 +9,7 @@ import type { Registrations } from './registrations';
 const MAX_LANDING = 32;
 /** Bytes of landing files still waiting for the disk, across them (memory stays bounded). */
 const MAX_LANDING_UNWRITTEN = 8 * 1024 * 1024;
+const NO_DATA = Buffer.alloc(0);
 
 export function createBuildSession(conn: Connection, store: IncomingStore, registrations: Registrations): SessionHandler {
   const cred = conn.credential;
@@ -95,7 +96,11 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
     async onBinary(data: Buffer) {
       const cur = machine.onData(data.length);
       try {
-        await writer!.write(data);
+        // FileWriter copies what must wait for the disk: let go of the chunk before waiting
+        // (a suspended async function keeps its parameters)
+        const written = writer!.write(data);
+        data = NO_DATA;
+        await written;
       } catch (err) {
         // The writer already removed the part (e.g. disk full): end this connection cleanly.
         writer = undefined;

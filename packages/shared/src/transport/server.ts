@@ -23,6 +23,9 @@ export interface ServerLimits {
   maxQueuedBytes: number;
 }
 
+/** What a handled binary message's parameter is set to (see `process`). */
+const NO_DATA = Buffer.alloc(0);
+
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxMessageBytes: 16 * 1024 * 1024,
   chunkSize: 1024 * 1024,
@@ -222,7 +225,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       try {
         if (isBinary) {
           if (!handler) throw new ProtocolError('E_OUT_OF_ORDER', 'binary data before hello');
-          await handler.onBinary(data as Buffer);
+          // A suspended async function keeps its parameters: let go of the chunk before waiting,
+          // or it stays alive (and is promoted to the old generation) until the disk took it.
+          const handled = handler.onBinary(data as Buffer);
+          data = NO_DATA;
+          await handled;
           return;
         }
         const msg = decode(data as Buffer, limits.maxMessageBytes);
@@ -240,6 +247,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
     };
 
+    /**
+     * The callback that gives `size` queued bytes back once their message is handled. Made here,
+     * outside the message listener: a closure made inside it would share the listener's context,
+     * which holds the message, and keep every chunk alive until it is written.
+     */
+    const handled = (size: number) => () => {
+      queuedBytes -= size;
+      if (paused && queuedBytes <= limits.maxQueuedBytes / 2) {
+        paused = false;
+        ws.resume();
+      }
+    };
     ws.on('message', (data: RawData, isBinary: boolean) => {
       alive = true;
       const size = (data as Buffer).length ?? 0;
@@ -248,15 +267,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         paused = true;
         ws.pause();
       }
-      queue = queue
-        .then(() => process(data, isBinary))
-        .finally(() => {
-          queuedBytes -= size;
-          if (paused && queuedBytes <= limits.maxQueuedBytes / 2) {
-            paused = false;
-            ws.resume();
-          }
-        });
+      queue = queue.then(() => process(data, isBinary)).finally(handled(size));
     });
     ws.on('close', (code, reason) => {
       open.delete(ws);
