@@ -1,7 +1,7 @@
 // Benchmark of issue 3: build-agent push → orchestrator-agent serve over loopback, beside the raw
 // TLS ceiling, scp and rsync -e ssh to a local OpenSSH server, all in one run.
 // Run: npm run bench -- handoff   (needs npm run build; sshd, scp, rsync from Debian; root for sshd)
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,15 @@ async function rawTls(files: string[], dest: string): Promise<number> {
 }
 
 const rows: string[] = [];
+const runs: string[] = [];
+/** Runs of each tool per case; the table gives the medians. */
+const REPS = 3;
+
+/** Flush what earlier runs wrote and let the machine settle before the next timed run. */
+async function settle() {
+  execFileSync('sync');
+  await new Promise((r) => setTimeout(r, 2000));
+}
 const results: Record<string, number> = {};
 async function main() {
   const sshd = await startSshd();
@@ -67,27 +76,41 @@ async function main() {
       { name: '1000 × 64 KiB', files: small, bytes: 1000 * 64 * 1024 },
     ];
     let peakBuild = 0;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     for (const [i, c] of cases.entries()) {
       const sink = join(work, `sink${i}`);
       mkdirSync(sink);
-      const ceiling = await rawTls(c.files, join(sink, 'raw'));
-      rmSync(join(sink, 'raw'), { force: true });
-      const cred = join(work, `cred${i}.json`);
-      await timed([...agentArgv('orchestrator-agent'), 'credentials', 'issue', '--state-dir', stateDir, '--release', `vbench${i}`, '--target', 'amd64-deb', '--out', cred]);
-      const push = await timed([...ba, 'push', '--credential', cred, '--release', `vbench${i}`, '--target', 'amd64-deb', ...c.files]);
-      peakBuild = Math.max(peakBuild, push.rssKiB ?? 0);
-      const again = await timed([...ba, 'push', '--credential', cred, '--release', `vbench${i}`, '--target', 'amd64-deb', ...c.files]);
-      const scpDest = join(sink, 'scp');
-      mkdirSync(scpDest);
-      const scp = await timed(['scp', '-q', ...scpArgs, ...c.files, `${sshd.user}@127.0.0.1:${scpDest}/`]);
-      const rsyncDest = join(sink, 'rsync');
-      mkdirSync(rsyncDest);
-      const rsync = await timed(['rsync', '-a', '-e', `ssh ${ssh.join(' ')}`, ...c.files, `${sshd.user}@127.0.0.1:${rsyncDest}/`]);
-      rmSync(sink, { recursive: true, force: true });
-      const pct = (ceiling / push.seconds) * 100;
+      const t = { ceiling: [] as number[], push: [] as number[], again: [] as number[], scp: [] as number[], rsync: [] as number[] };
+      // Each tool starts from the same state: the previous one's writes on disk (sync) and the
+      // page cache settled. Nothing is deleted until the end: on this file system, deleting
+      // slows the allocation of new inodes and blocks for a while after.
+      for (let rep = 0; rep < REPS; rep++) {
+        await settle();
+        t.ceiling.push(await rawTls(c.files, join(sink, `raw${rep}`)));
+        const release = `vbench${i}-${rep}`;
+        const cred = join(work, `cred${i}-${rep}.json`);
+        await timed([...agentArgv('orchestrator-agent'), 'credentials', 'issue', '--state-dir', stateDir, '--release', release, '--target', 'amd64-deb', '--out', cred]);
+        await settle();
+        const push = await timed([...ba, 'push', '--credential', cred, '--release', release, '--target', 'amd64-deb', ...c.files]);
+        t.push.push(push.seconds);
+        peakBuild = Math.max(peakBuild, push.rssKiB ?? 0);
+        t.again.push((await timed([...ba, 'push', '--credential', cred, '--release', release, '--target', 'amd64-deb', ...c.files])).seconds);
+        const scpDest = join(sink, `scp${rep}`);
+        mkdirSync(scpDest);
+        await settle();
+        t.scp.push((await timed(['scp', '-q', ...scpArgs, ...c.files, `${sshd.user}@127.0.0.1:${scpDest}/`])).seconds);
+        const rsyncDest = join(sink, `rsync${rep}`);
+        mkdirSync(rsyncDest);
+        await settle();
+        t.rsync.push((await timed(['rsync', '-a', '-e', `ssh ${ssh.join(' ')}`, ...c.files, `${sshd.user}@127.0.0.1:${rsyncDest}/`])).seconds);
+      }
+      const [ceiling, push, again, scp, rsync] = [t.ceiling, t.push, t.again, t.scp, t.rsync].map(median) as [number, number, number, number, number];
+      const pct = (ceiling / push) * 100;
       results[c.name] = pct;
-      rows.push(`| ${c.name} | ${fmtS(ceiling)} (${fmtMBs(c.bytes, ceiling)}) | ${fmtS(push.seconds)} (${fmtMBs(c.bytes, push.seconds)}, ${pct.toFixed(0)}% of ceiling) | ${fmtS(again.seconds)} | ${fmtS(scp.seconds)} (${fmtMBs(c.bytes, scp.seconds)}) | ${fmtS(rsync.seconds)} (${fmtMBs(c.bytes, rsync.seconds)}) |`);
+      rows.push(`| ${c.name} | ${fmtS(ceiling)} (${fmtMBs(c.bytes, ceiling)}) | ${fmtS(push)} (${fmtMBs(c.bytes, push)}, ${pct.toFixed(0)}% of ceiling) | ${fmtS(again)} | ${fmtS(scp)} (${fmtMBs(c.bytes, scp)}) | ${fmtS(rsync)} (${fmtMBs(c.bytes, rsync)}) |`);
+      runs.push(`${c.name}: ceiling ${t.ceiling.map(fmtS).join(', ')}; push ${t.push.map(fmtS).join(', ')}; scp ${t.scp.map(fmtS).join(', ')}; rsync ${t.rsync.map(fmtS).join(', ')}`);
       console.log(rows.at(-1));
+      console.log(runs.at(-1));
     }
     const peakOrch = peakRssOf(orch.pid!);
     const md = `## Hand-off: build-agent push → orchestrator-agent serve (issue 3)
@@ -101,6 +124,10 @@ aes128-gcm or chacha20 as negotiated, \`Compression=no\`). Agents: \`${ba.join('
 | case | raw TLS ceiling | \`build-agent push\` | push again (no-op) | \`scp\` | \`rsync -a -e ssh\` |
 |---|---|---|---|---|---|
 ${rows.join('\n')}
+
+Medians of ${REPS} runs of each, every run started after \`sync\` and a 2 s pause, into a new
+destination (nothing is deleted until the end). All runs (s):
+${runs.map((r) => `- ${r}`).join('\n')}
 
 Peak RSS: build-agent ${fmtMiB(peakBuild)} (max over the pushes, GNU time), orchestrator-agent
 ${fmtMiB(peakOrch)} (VmHWM of the serve process after all pushes). Target: ≥ 70% of the ceiling,

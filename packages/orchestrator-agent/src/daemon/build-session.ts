@@ -5,8 +5,12 @@ import type { Registrations } from './registrations';
  * One build machine's connection: pushes land in the incoming store; `register` records the
  * machine for `machines create --wait`. The state machine checks order; this does the I/O.
  */
-/** Files of one connection that may be landing (fsync, rename, record) at the same time. */
-const MAX_LANDING = 32;
+/**
+ * Files of one connection that may be landing (fsync, rename, record) at the same time. With the
+ * sender's 256 unconfirmed files (sender.ts), 1000 x 64 KiB push in 0.75-0.89 s; with 32 and 64,
+ * 0.94-1.13 s (the fsyncs and group commits waited in turn).
+ */
+const MAX_LANDING = 128;
 /** Bytes of landing files still waiting for the disk, across them (memory stays bounded). */
 const MAX_LANDING_UNWRITTEN = 8 * 1024 * 1024;
 const NO_DATA = Buffer.alloc(0);
@@ -20,6 +24,8 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
   let writer: FileWriter | undefined;
   const landings = new Set<Promise<void>>();
   let landingUnwritten = 0;
+  /** Resolves the wait for a landing slot (one waiter at most: messages are handled in order). */
+  let slotFreed: (() => void) | undefined;
   let registered = false;
   let beat: NodeJS.Timeout | undefined;
   const log = conn.logger;
@@ -72,8 +78,13 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
           void landing.finally(() => {
             landings.delete(landing);
             landingUnwritten -= unwritten;
+            slotFreed?.();
           });
-          while (landings.size >= MAX_LANDING || landingUnwritten > MAX_LANDING_UNWRITTEN) await Promise.race(landings);
+          // (not Promise.race over the landings: each call would leave a reaction on every one)
+          while (landings.size >= MAX_LANDING || landingUnwritten > MAX_LANDING_UNWRITTEN) {
+            await new Promise<void>((resolve) => (slotFreed = resolve));
+            slotFreed = undefined;
+          }
           return;
         }
         case 'register': {

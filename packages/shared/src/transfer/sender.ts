@@ -311,8 +311,9 @@ export async function pushOnce(conn: ClientConnection, req: PushRequest, opts: P
     conn.send(streaming ? { type: 'file.end', name: f.name, sha256: digest } : { type: 'file.end', name: f.name });
     state.begun.set(f.name, (state.begun.get(f.name) ?? 0) + bytes);
     pending.set(f.name, { bytes, resumedFrom: s.offset });
-    // Pipeline small files, but do not run far ahead of the receiver's confirmations.
-    await collect(64);
+    // Pipeline small files, but do not run far ahead of the receiver's confirmations (the
+    // orchestrator lands up to 128 files at once: build-session.ts)
+    await collect(256);
   }
   await collect(0);
   bar.finish();
