@@ -1,4 +1,4 @@
-import { AuthError, IncomingStore, PushSessionMachine, ProtocolError, type Connection, type FileWriter, type Message, type SessionHandler } from '@pkgfleet/shared';
+import { AuthError, IncomingStore, PushSessionMachine, ProtocolError, releaseMemory, type Connection, type FileWriter, type Message, type SessionHandler } from '@pkgfleet/shared';
 import type { Registrations } from './registrations';
 
 /**
@@ -128,6 +128,7 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
         await writer.abort(false);
         writer = undefined;
       }
+      releaseMemory();
       if (registered) await touch(false).catch(() => {});
     },
   };

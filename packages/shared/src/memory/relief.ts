@@ -12,7 +12,7 @@ import { runInNewContext } from 'node:vm';
  * wait (for the disk, say) is copied into a pooled buffer first (pool.ts), and the chunk dies
  * young.
  */
-type GcFn = (opts?: { type: 'minor' }) => void;
+type GcFn = (opts?: { type: 'minor' | 'major' }) => void;
 
 let gcFn: GcFn | null | undefined;
 
@@ -28,6 +28,21 @@ function gc(): GcFn | null {
   return gcFn;
 }
 
+/** Bytes noted by every MemoryRelief since the last releaseMemory(). */
+let streamed = 0;
+
+/**
+ * After a burst of streaming (a push, a deploy): one full GC, so that the heap the burst grew
+ * (young generation at its largest, promoted leftovers) is given back before the next one instead
+ * of each burst starting higher (orchestrator RSS crept 118 -> 156 MB over eight pushes).
+ * Nothing when less than `minBytes` streamed since the last call.
+ */
+export function releaseMemory(minBytes = 16 * 1024 * 1024): void {
+  if (streamed < minBytes) return;
+  streamed = 0;
+  gc()?.({ type: 'major' });
+}
+
 export class MemoryRelief {
   private since = 0;
   constructor(private readonly everyBytes = 16 * 1024 * 1024) {}
@@ -35,6 +50,7 @@ export class MemoryRelief {
   /** Count `bytes` streamed; collect young garbage when enough has passed. */
   note(bytes: number): void {
     this.since += bytes;
+    streamed += bytes;
     if (this.since < this.everyBytes) return;
     this.since = 0;
     gc()?.({ type: 'minor' });

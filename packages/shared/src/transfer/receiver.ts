@@ -23,7 +23,7 @@ const relief = new MemoryRelief(4 * 1024 * 1024);
  * Write buffers: of the server's chunk size (1 MiB; a writer of a large file holds at most ~3, see
  * MAX_UNWRITTEN_BYTES), and of 64 KiB for small files, dozens of which may be landing at once.
  */
-const writeBuffers = [new BufferPool(64 * 1024, 64), new BufferPool(1024 * 1024, 16)];
+const writeBuffers = [new BufferPool(64 * 1024, 64), new BufferPool(1024 * 1024, 4)];
 const poolFor = (length: number): BufferPool | undefined => writeBuffers.find((p) => length <= p.size);
 const ACCEPTED = Promise.resolve();
 
