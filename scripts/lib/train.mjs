@@ -10,6 +10,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from './bundle.mjs';
+import { SEA_EXEC_ARGV } from './sea.mjs';
 import { run, StepError } from './util.mjs';
 
 export const TRAINING_SCRIPTS = ['lib/train.mjs', 'lib/train-run.cjs', 'lib/train-inputs.ts'];
@@ -121,8 +122,9 @@ async function train(agent, agentJs, nodePath, inputs, work, out) {
   await writeFile(planFile, JSON.stringify(plan(agent, work, inputs)));
   await writeFile(path.join(work, 'config.json'), '{}');
   const env = { ...process.env, PKGFLEET_CONFIG: path.join(work, 'config.json'), PKGFLEET_REPO_BASE_URL: 'https://packages.example.invalid' };
-  delete env.NODE_OPTIONS; // a cache is only taken with the V8 flags it was made with
-  await run(`code cache (${agent})`, nodePath, [path.join(ROOT, 'scripts/lib/train-run.cjs'), agentJs, out, planFile], {
+  // a cache is only taken with the V8 flags it was made with: the executable's own, no others
+  delete env.NODE_OPTIONS;
+  await run(`code cache (${agent})`, nodePath, [...SEA_EXEC_ARGV, path.join(ROOT, 'scripts/lib/train-run.cjs'), agentJs, out, planFile], {
     cwd: work, env, hint: 'a command the executable is trained on failed: run it with the bundle (node dist/bundle/AGENT.cjs ...) to see why',
   });
   return readFile(out);
