@@ -8,14 +8,13 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeDeb } from '../../test/helpers/debs.ts';
-import { agentArgv, fmtMiB, fmtS, machineLine, timed, writeSection } from './lib/report.mjs';
+import { agentArgv, fmtMiB, fmtS, machineLine, median, timed, writeSection } from './lib/report.mjs';
 
 const N = 1000;
 const PAYLOAD = 175 * 1024;
 const RUNS = 3;
 const work = mkdtempSync(join(tmpdir(), 'pkgfleet-bench-apt-'));
 const oa = agentArgv('orchestrator-agent');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ARCHES = ['amd64', 'arm64', 'all'];
 
 try {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd } from '../../test/helpers/sshd.ts';
 import { freePort } from '../../test/helpers/net.ts';
-import { agentArgv, fmtMBs, fmtMiB, fmtS, machineLine, peakRssOf, timed, writeSection, ROOT } from './lib/report.mjs';
+import { agentArgv, fmtMBs, fmtMiB, fmtS, machineLine, median, peakRssOf, timed, writeSection, ROOT } from './lib/report.mjs';
 
 const GiB = 2 ** 30;
 const work = mkdtempSync(join(tmpdir(), 'pkgfleet-bench-handoff-'));
@@ -76,7 +76,6 @@ async function main() {
       { name: '1000 × 64 KiB', files: small, bytes: 1000 * 64 * 1024 },
     ];
     let peakBuild = 0;
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     for (const [i, c] of cases.entries()) {
       const sink = join(work, `sink${i}`);
       mkdirSync(sink);

@@ -69,6 +69,22 @@ describe('artifact hand-off: build-agent push → orchestrator-agent serve (real
     expect(orch.proc!.logs().filter((l) => l.msg === 'file landed').length).toBe(before);
   });
 
+  it('lands hundreds of small files exactly, more at once than the orchestrator lands in parallel', async () => {
+    // 300 files: more than the 128 the orchestrator lands at once and the 256 the sender runs
+    // ahead, so both wait for slots; sizes around the 64 KiB write buffers the receiver reuses
+    const cred = await orch.credential('v1.1.0', 'amd64-deb');
+    const sizes = Array.from({ length: 300 }, (_, i) => [1, 4096, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 200 * 1024][i % 6]!);
+    const files = makeFiles(work, 'many', sizes);
+    const r = await runAgent('build-agent', ['push', '--credential', cred, '--release', 'v1.1.0', '--target', 'amd64-deb', ...files]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/pushed 300 file\(s\).*0 already there/);
+    const dir = orch.incomingDir('v1.1.0', 'amd64-deb');
+    for (const f of files) expect(sha256(join(dir, f.split('/').pop()!))).toBe(sha256(f));
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest.files).toHaveLength(300);
+    expect(new Map(manifest.files.map((e: { name: string; sha256: string }) => [e.name, e.sha256]))).toEqual(new Map(files.map((f) => [f.split('/').pop()!, sha256(f)])));
+  });
+
   it('refuses different content under a name that landed, unless --replace', async () => {
     const cred = await orch.credential('v1.0.1', 'amd64-deb');
     const [f] = makeFiles(work, 'conflict', [1000]);

@@ -37,6 +37,9 @@ export function machineLine() {
  * Run a command, return wall seconds, exit code, output, and peak RSS (KiB) from GNU time.
  * `command` is an argv array; it runs under /usr/bin/time -f '%M' so the RSS is the command's own.
  */
+/** The middle value of `xs` (the upper one of the two middle values for an even count). */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 export function timed(command, opts = {}) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();

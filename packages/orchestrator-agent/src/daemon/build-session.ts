@@ -13,7 +13,6 @@ import type { Registrations } from './registrations';
 const MAX_LANDING = 128;
 /** Bytes of landing files still waiting for the disk, across them (memory stays bounded). */
 const MAX_LANDING_UNWRITTEN = 8 * 1024 * 1024;
-const NO_DATA = Buffer.alloc(0);
 
 export function createBuildSession(conn: Connection, store: IncomingStore, registrations: Registrations): SessionHandler {
   const cred = conn.credential;
@@ -104,21 +103,17 @@ export function createBuildSession(conn: Connection, store: IncomingStore, regis
           throw new ProtocolError('E_UNEXPECTED', `unexpected ${msg.type} from a build agent`);
       }
     },
-    async onBinary(data: Buffer) {
+    // Not async: a suspended async function keeps its parameters, and the chunk would wait with
+    // it for the disk (FileWriter copies what must wait, so that the chunk itself dies young).
+    onBinary(data: Buffer) {
       const cur = machine.onData(data.length);
-      try {
-        // FileWriter copies what must wait for the disk: let go of the chunk before waiting
-        // (a suspended async function keeps its parameters)
-        const written = writer!.write(data);
-        data = NO_DATA;
-        await written;
-      } catch (err) {
+      return writer!.write(data).catch((err: unknown) => {
         // The writer already removed the part (e.g. disk full): end this connection cleanly.
         writer = undefined;
         machine.closeCurrent();
         log.warn('receive failed', { file: cur.name, reason: (err as Error).message });
         conn.sendError(err, { name: cur.name, fatal: true });
-      }
+      });
     },
     async onClose(reason: string) {
       if (beat) clearInterval(beat);

@@ -23,9 +23,6 @@ export interface ServerLimits {
   maxQueuedBytes: number;
 }
 
-/** What a handled binary message's parameter is set to (see `process`). */
-const NO_DATA = Buffer.alloc(0);
-
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxMessageBytes: 16 * 1024 * 1024,
   chunkSize: 1024 * 1024,
@@ -220,19 +217,32 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       handler = opts.createSession(conn);
     };
 
-    const process = async (data: RawData, isBinary: boolean) => {
+    /** A message that could not be handled: the error to the peer, and the end of a fatal one. */
+    const failed = (err: unknown): void => {
+      const fatal = !(err instanceof PkgfleetError) || err instanceof ProtocolError || err.code === 'E_CREDENTIAL_REFUSED' || !handler;
+      if (fatal) clog.warn('closing connection', { reason: err instanceof Error ? err.message : String(err) });
+      conn.sendError(err, { fatal });
+    };
+
+    /**
+     * Binary data goes to the handler from this plain function, not from an async one: a
+     * suspended async function keeps its parameters, so the chunk would stay alive (and be
+     * promoted to the old generation) until the handler's wait for the disk is over.
+     */
+    const process = (data: RawData, isBinary: boolean): Promise<void> | void => {
       if (closed) return;
+      if (!isBinary) return processMessage(data as Buffer);
       try {
-        if (isBinary) {
-          if (!handler) throw new ProtocolError('E_OUT_OF_ORDER', 'binary data before hello');
-          // A suspended async function keeps its parameters: let go of the chunk before waiting,
-          // or it stays alive (and is promoted to the old generation) until the disk took it.
-          const handled = handler.onBinary(data as Buffer);
-          data = NO_DATA;
-          await handled;
-          return;
-        }
-        const msg = decode(data as Buffer, limits.maxMessageBytes);
+        if (!handler) throw new ProtocolError('E_OUT_OF_ORDER', 'binary data before hello');
+        return handler.onBinary(data as Buffer)?.catch(failed);
+      } catch (err) {
+        failed(err);
+      }
+    };
+
+    const processMessage = async (data: Buffer) => {
+      try {
+        const msg = decode(data, limits.maxMessageBytes);
         if (msg.type === 'heartbeat') {
           conn.send({ type: 'heartbeat.ack', seq: msg.seq });
           return;
@@ -241,9 +251,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         else if (msg.type === 'bye') finish(`peer said bye: ${msg.reason}`, 1000);
         else await handler.onMessage(msg);
       } catch (err) {
-        const fatal = !(err instanceof PkgfleetError) || err instanceof ProtocolError || err.code === 'E_CREDENTIAL_REFUSED' || !handler;
-        if (fatal) clog.warn('closing connection', { reason: err instanceof Error ? err.message : String(err) });
-        conn.sendError(err, { fatal });
+        failed(err);
       }
     };
 
