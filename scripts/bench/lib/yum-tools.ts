@@ -1,21 +1,22 @@
 // Helpers of the yum benchmark, bundled by scripts/bench/yum.mjs with esbuild (they import the
 // sources of @pkgfleet/shared, which Node cannot run directly):
 //   generate DIR COUNT [PREFIX] [VERSION]   COUNT rpms of ~180 KiB (x86_64, aarch64, noarch)
-//   repodata KEY DIR...                     repodata/ for each DIR of (signed) rpms, the work
+//   repodata DIR...                         repodata/ for each DIR of (signed) rpms, the work
 //                                           createrepo_c does: read every rpm, checksum it,
-//                                           write primary/filelists/other, repomd.xml(.asc);
+//                                           write primary/filelists/other and repomd.xml (no
+//                                           signature: createrepo_c makes none either);
 //                                           on this thread and one worker per other core
 //                                           (yum-repodata-worker.ts), as createrepo_c uses
 //                                           several threads
 import { statSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { gzip } from 'node:zlib';
 import {
-  filelistsHead, FILELISTS_TAIL, loadSigner, otherHead, OTHER_TAIL, primaryHead, PRIMARY_TAIL, repodataFileName, repomdXml,
+  filelistsHead, FILELISTS_TAIL, otherHead, OTHER_TAIL, primaryHead, PRIMARY_TAIL, repodataFileName, repomdXml,
   type RepomdRecord,
 } from '@pkgfleet/shared';
 import { writeGeneratedRpms } from '../../../test/helpers/rpms';
@@ -26,9 +27,9 @@ const PARTS = [['primary', primaryHead, PRIMARY_TAIL], ['filelists', filelistsHe
 
 /**
  * Fragments of every job, on this thread and one worker per other core (a worker costs a Node
- * start-up: this thread, idle otherwise, takes files too once the signing key is loaded).
+ * start-up: this thread, idle otherwise, takes files too).
  */
-async function fragmentsOf(jobs: Job[], before: Promise<unknown>): Promise<Fragments[]> {
+async function fragmentsOf(jobs: Job[]): Promise<Fragments[]> {
   const next = new Int32Array(new SharedArrayBuffer(4));
   const out: Fragments[] = new Array(jobs.length);
   const n = Math.max(0, Math.min(availableParallelism() - 1, jobs.length - 1));
@@ -38,7 +39,6 @@ async function fragmentsOf(jobs: Job[], before: Promise<unknown>): Promise<Fragm
     w.on('error', reject);
     w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`repodata worker exited with ${code}`))));
   }));
-  await before;
   hashFiles(jobs, next, (i, f) => { out[i] = f; });
   await Promise.all(workers);
   return out;
@@ -46,10 +46,10 @@ async function fragmentsOf(jobs: Job[], before: Promise<unknown>): Promise<Fragm
 
 /**
  * The work createrepo_c does for each DIR (a repository of signed rpms): read and checksum
- * every rpm, write primary/filelists/other, repomd.xml and its signature. A file that is in
- * several DIRs (noarch, hard-linked into every arch repository) is read once.
+ * every rpm, write primary/filelists/other and repomd.xml. A file that is in several DIRs
+ * (noarch, hard-linked into every arch repository) is read once.
  */
-async function repodata(keyFile: string, dirs: string[]): Promise<void> {
+async function repodata(dirs: string[]): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   const listed = await Promise.all(dirs.map(async (dir) => (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.rpm')).sort()));
   const jobs: Job[] = [];
@@ -65,9 +65,7 @@ async function repodata(keyFile: string, dirs: string[]): Promise<void> {
     }
     return j;
   }));
-  // the key (openpgp.js) loads on this thread while the worker starts reading the rpms
-  const signer = readFile(keyFile, 'utf8').then((k) => loadSigner(k, undefined));
-  const frags = await fragmentsOf(jobs, signer);
+  const frags = await fragmentsOf(jobs);
   await Promise.all(dirs.map(async (dir, d) => {
     await mkdir(join(dir, 'repodata'), { recursive: true });
     const ids = jobOf[d]!;
@@ -81,7 +79,6 @@ async function repodata(keyFile: string, dirs: string[]): Promise<void> {
     }));
     const repomd = Buffer.from(repomdXml(now, records));
     await writeFile(join(dir, 'repodata/repomd.xml'), repomd);
-    await writeFile(join(dir, 'repodata/repomd.xml.asc'), await (await signer).signDetachedArmored(repomd));
   }));
 }
 
@@ -90,9 +87,9 @@ if (cmd === 'generate') {
   await writeGeneratedRpms(args[0]!, Number(args[1]), { prefix: args[2], version: args[3] });
 } else if (cmd === 'repodata') {
   const t0 = performance.now();
-  await repodata(args[0]!, args.slice(1));
+  await repodata(args);
   console.log(JSON.stringify({ ms: Math.round(performance.now() - t0) }));
 } else {
-  console.error('usage: yum-tools generate DIR COUNT [PREFIX] [VERSION] | repodata KEY DIR...');
+  console.error('usage: yum-tools generate DIR COUNT [PREFIX] [VERSION] | repodata DIR...');
   process.exit(2);
 }
