@@ -118,6 +118,9 @@ async function main() {
   layout(signedAll, rdOurs);
   // createrepo_c's job only: neither side signs repomd.xml (the pipelines above both do). Three
   // runs each, alternating, into fresh repodata/; the medians are compared.
+  // after the pipelines above wrote and deleted GBs: let writeback finish first (it takes CPU)
+  execFileSync('sync');
+  await new Promise((r) => setTimeout(r, 2000));
   const crRuns = [];
   const oursRuns = [];
   for (let r = 0; r < 3; r++) {
