@@ -1,4 +1,4 @@
-import { contextFor, tuneHeapForStreaming, type Command } from '@pkgfleet/shared';
+import { contextFor, type Command } from '@pkgfleet/shared';
 
 export function register(program: Command): void {
   program
@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .option('--listen <addr>', 'address to listen on (HOST:PORT)')
     .action(async (opts: { listen?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
-      tuneHeapForStreaming();
+      (await import('@pkgfleet/shared/memory/relief')).tuneHeapForStreaming();
       const [{ loadOrchestratorConfig }, { createBuildSession }, { Registrations }, { orchestratorPaths }] = await Promise.all([import('../config'), import('../daemon/build-session'), import('../daemon/registrations'), import('../paths')]);
       const [{ authority, parseListen }, { CredentialStore }, { IncomingStore }, { startServer }] = await Promise.all([
         import('@pkgfleet/shared/config/agent'), import('@pkgfleet/shared/transport/credentials'), import('@pkgfleet/shared/transfer/receiver'), import('@pkgfleet/shared/transport/server'),

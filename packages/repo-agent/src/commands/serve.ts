@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { authority, contextFor, DEFAULT_MANIFEST_LIMITS, parseListen, tuneHeapForStreaming, UsageError, type Command } from '@pkgfleet/shared';
+import { authority, contextFor, DEFAULT_MANIFEST_LIMITS, parseListen, UsageError, type Command } from '@pkgfleet/shared';
 import { loadRepoAgent, loadTrustedKey } from '../config';
 import { startDeployServer } from '../daemon/deploy-server';
 import { deploysSettled } from '../deploy/receive';
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option('--http <addr>', 'serve the live snapshot on HOST:PORT (port 0: any free port)')
     .action(async (opts: { listen?: string; http?: string }, cmd: Command) => {
       const ctx = contextFor(cmd, 'repo-agent');
-      tuneHeapForStreaming();
+      (await import('@pkgfleet/shared/memory/relief')).tuneHeapForStreaming();
       const { store, config, stateDir, configFile } = loadRepoAgent(ctx, { http: opts.http, listen: opts.listen });
       await store.init();
       const parts: ServePart[] = [];
