@@ -117,8 +117,8 @@ async function main() {
   layout(signedAll, rdCr);
   layout(signedAll, rdOurs);
   // createrepo_c's job only: neither side signs repomd.xml (the pipelines above both do). Three
-  // runs each, alternating, into fresh repodata/; the medians are compared.
-  // after the pipelines above wrote and deleted GBs: let writeback finish first (it takes CPU)
+  // runs each, alternating, into fresh repodata/; the medians are compared. First let the
+  // writeback of the GBs the pipelines above wrote finish (it takes CPU from both sides).
   execFileSync('sync');
   await new Promise((r) => setTimeout(r, 2000));
   const crRuns = [];
@@ -131,16 +131,18 @@ async function main() {
     oursRuns.push(await timed([node, tools, 'repodata', join(rdOurs, 'x86_64'), join(rdOurs, 'aarch64')]));
   }
   // both made the same packages' metadata: same count in every primary
+  const packagesIn = (repo) => {
+    const dir = join(repo, 'repodata');
+    const primary = readdirSync(dir).find((f) => f.endsWith('primary.xml.gz'));
+    return gunzipSync(readFileSync(join(dir, primary))).toString().match(/<package type="rpm">/g)?.length ?? 0;
+  };
   for (const a of ['x86_64', 'aarch64']) {
-    const count = (d) => {
-      const dir = join(d, a, 'repodata');
-      const primary = readdirSync(dir).find((f) => f.endsWith('primary.xml.gz'));
-      return gunzipSync(readFileSync(join(dir, primary))).toString().match(/<package type="rpm">/g)?.length ?? 0;
-    };
-    if (count(rdOurs) !== count(rdCr) || count(rdCr) === 0) throw new Error(`repodata only, ${a}: ${count(rdOurs)} packages in our primary, ${count(rdCr)} in createrepo_c's`);
+    const [ours, theirs] = [packagesIn(join(rdOurs, a)), packagesIn(join(rdCr, a))];
+    if (ours !== theirs || theirs === 0) throw new Error(`repodata only, ${a}: ${ours} packages in our primary, ${theirs} in createrepo_c's`);
   }
   const crAlone = median(crRuns);
-  const oursAlone = oursRuns.toSorted((a, b) => a.seconds - b.seconds)[1];
+  // the run whose time is the median (its RSS and in-process time are reported with it)
+  const oursAlone = oursRuns.find((r) => r.seconds === median(oursRuns.map((x) => x.seconds)));
   rows.push(`| repodata step of the cold Ed25519 publish (the rpms were read and hashed while signing: ${fmtS(res.ed25519.phases.signMs / 1000)}) | ${fmtS(res.ed25519.phases.repodataMs / 1000)} | createrepo_c ×2 ${fmtS(res.ed25519.classic.createrepo)} | ${(res.ed25519.phases.repodataMs / 1000 / res.ed25519.classic.createrepo).toFixed(2)}× createrepo_c's time |`);
   rows.push(`| repodata only, standalone, createrepo_c's job (read + checksum the signed rpms, 2 arch repos, repomd.xml; no signature on either side), median of 3 | ${both(oursAlone)}, peak RSS ${fmtMiB(oursAlone.rssKiB)}; runs ${oursRuns.map((r) => fmtS(r.seconds)).join(', ')} | createrepo_c ×2 ${fmtS(crAlone)}; runs ${crRuns.map(fmtS).join(', ')} | ${(oursAlone.seconds / crAlone).toFixed(2)}× (in-process ${(inner(oursAlone) / crAlone).toFixed(2)}×) createrepo_c's time |`);
   console.log(rows.at(-1));

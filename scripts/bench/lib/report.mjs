@@ -33,13 +33,13 @@ export function machineLine() {
   return `${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.versions.node}`;
 }
 
+/** The middle value of `xs` (the upper one of the two middle values for an even count). */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 /**
  * Run a command, return wall seconds, exit code, output, and peak RSS (KiB) from GNU time.
  * `command` is an argv array; it runs under /usr/bin/time -f '%M' so the RSS is the command's own.
  */
-/** The middle value of `xs` (the upper one of the two middle values for an even count). */
-export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 export function timed(command, opts = {}) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
