@@ -177,6 +177,32 @@ describe('repo publish pipeline (apt)', () => {
     expect(more.map((f, i) => statSync(poolOf(manyCopied, i)).ino !== statSync(f).ino && readFileSync(poolOf(manyCopied, i)).equals(readFileSync(f)))).toEqual(more.map(() => true));
   });
 
+  it('keeps what it published when the build rewrites its output in place (dpkg-deb --build reuses the file), which a hard link would not', async () => {
+    const { mkdirSync, statSync } = await import('node:fs');
+    const src = fresh('src');
+    mkdirSync(join(src, 'DEBIAN'), { recursive: true });
+    const control = (v: string) => writeFileSync(join(src, 'DEBIAN', 'control'), `Package: rebuilt\nVersion: ${v}\nArchitecture: all\nMaintainer: T <t@example.com>\nDescription: rebuilt in place\n`);
+    const out = join(fresh('target'), 'rebuilt.deb');
+    mkdirSync(join(out, '..'));
+    control('1');
+    execFileSync('dpkg-deb', ['--build', src, out], { stdio: 'ignore' });
+    const copied = fresh('copy');
+    const linked = fresh('link');
+    await publish(opts(copied, 'stable', [out]));
+    await publish(opts(linked, 'stable', [out], { linkInputs: true }));
+    const inode = statSync(out).ino;
+    control('2');
+    execFileSync('dpkg-deb', ['--build', src, out], { stdio: 'ignore' });
+    expect(statSync(out).ino).toBe(inode); // the same file, truncated and written again
+    const served = (root: string) => {
+      const [p] = packages(root, 'stable', 'amd64');
+      return { listed: p!.SHA256, actual: createHash('sha256').update(readFileSync(join(root, 'current', 'apt', p!.Filename!))).digest('hex') };
+    };
+    // the default copy still serves the bytes its index lists; the hard-linked pool file changed under its signed index
+    expect(served(copied).actual).toBe(served(copied).listed);
+    expect(served(linked).actual).not.toBe(served(linked).listed);
+  });
+
   it('copies new inputs in once: an input already published, read again without a cache, keeps the published file', async () => {
     const { statSync } = await import('node:fs');
     const root = fresh('recopy');
