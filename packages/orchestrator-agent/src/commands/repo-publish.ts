@@ -1,3 +1,4 @@
+import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { contextFor, UsageError, type Command } from '@pkgfleet/shared';
 
@@ -7,6 +8,23 @@ function publishDate(env: NodeJS.ProcessEnv = process.env): Date {
   if (s === undefined || s === '') return new Date();
   if (!/^\d+$/.test(s)) throw new UsageError(`$SOURCE_DATE_EPOCH "${s}" is not a number of seconds`);
   return new Date(Number(s) * 1000);
+}
+
+/**
+ * How many .deb files the arguments name (the apt format hashes them on worker threads), counting
+ * a folder's own entries, not its subfolders': enough to tell one or a few from many. Unreadable
+ * arguments count nothing here; the publish reports them.
+ */
+function countDebs(paths: readonly string[]): number {
+  let n = 0;
+  for (const p of paths) {
+    try {
+      n += statSync(p).isDirectory() ? readdirSync(p).filter((e) => /\.deb$/i.test(e)).length : Number(/\.deb$/i.test(p));
+    } catch {
+      // reported by the publish
+    }
+  }
+  return n;
 }
 
 export function register(program: Command): void {
@@ -23,6 +41,12 @@ export function register(program: Command): void {
     .argument('<path...>', 'package files or folders')
     .action(async (paths: string[], opts: { root: string; channel: string; key: string; passphraseFile?: string; link?: boolean; json?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd, 'orchestrator-agent');
+      // Many new .debs are hashed on worker threads, which take a while to start: start them first,
+      // while the config and the key load (a guess from the arguments: already published files
+      // are not read again; workers not used are ended).
+      const hash = await import('../publish/hash');
+      const workers = hash.workersFor(countDebs(paths));
+      if (workers) hash.prestartHashWorkers(workers);
       // The pipeline's modules are the bulk of what loads: start them first, the key is read and unlocked after.
       const pipeline = import('../publish/pipeline');
       const [{ loadOrchestratorConfig }, { repoSettings }, { signerFromFiles }] = await Promise.all([import('../config'), import('../publish/settings'), import('../publish/signing')]);
@@ -37,7 +61,7 @@ export function register(program: Command): void {
       const res = await publish({
         root, channel: opts.channel, paths, signer, settings, now: publishDate(), logger: ctx.logger, signal: ctx.signal,
         keepTrees: config.repoKeepTrees, linkInputs: opts.link === true, waitForCleanup: false,
-      });
+      }).finally(() => hash.releaseHashWorkers());
       const ms = Math.round(performance.now() - t0);
       if (opts.json) {
         ctx.stdout(JSON.stringify({ id: res.id, served: servedTreePath(root), tree: res.tree, ms, formats: res.formats }, null, 2));

@@ -56,10 +56,11 @@ function readHashCopy(fd: number, out: number | undefined, buf: Buffer, head: Bu
 }
 
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { openSync, readSync, writeSync, closeSync, fstatSync, fsync, close } = require('node:fs');
-const { paths, headBytes, copyDir, counter } = workerData;
+// the job comes as a message: a worker can be started before it is known (prestartHashWorkers)
+parentPort.once('message', ({ paths, headBytes, copyDir, counter }) => {
 // counter[0]: next file to take; counter[1]: set by the parent to stop early
 const ctl = new Int32Array(counter);
 const buf = Buffer.allocUnsafe(${CHUNK});
@@ -106,6 +107,7 @@ function next() {
   setImmediate(next); // lets the fsync callbacks of earlier copies run
 }
 next();
+});
 `;
 
 /**
@@ -129,6 +131,44 @@ export async function hashFile(path: string, headBytes: number, copy?: string): 
   }
 }
 
+/** How many worker threads hash `files` files: none (this thread) for a few. */
+export function workersFor(files: number, max = availableParallelism()): number {
+  const n = Math.min(max, Math.ceil(files / 4));
+  return n > 1 ? n : 0;
+}
+
+/** Workers started ahead of a job (prestartHashWorkers), idle until hashFiles takes them. */
+const spare: Worker[] = [];
+
+/**
+ * Start the hashing workers now, while the caller does other work (loading modules, its config and
+ * key): a worker takes tens of milliseconds to start, and a cold publish otherwise waits for that
+ * before the first file is read. Idle, they keep no process alive; releaseHashWorkers ends those
+ * never used.
+ */
+export function prestartHashWorkers(n: number): void {
+  while (spare.length < n) {
+    const w = new Worker(WORKER_SOURCE, { eval: true });
+    w.unref();
+    w.on('error', () => {}); // reported by hashFiles if taken
+    w.once('exit', () => {
+      const i = spare.indexOf(w);
+      if (i >= 0) spare.splice(i, 1); // never taken once ended
+    });
+    spare.push(w);
+  }
+}
+
+/** How many prestarted workers are running and waiting for a job. */
+export function spareHashWorkers(): number {
+  return spare.length;
+}
+
+/** End the prestarted workers no hashFiles took. */
+export async function releaseHashWorkers(): Promise<void> {
+  await Promise.all(spare.splice(0).map((w) => w.terminate()));
+}
+
 type WorkerMessage =
   | { end: true }
   | { id: number; ok: HashedFile }
@@ -146,7 +186,7 @@ export async function hashFiles(
   onFile: (f: HashedFile) => Promise<void> | void,
   opts: HashOptions = {},
 ): Promise<void> {
-  const nWorkers = Math.min(opts.workers ?? availableParallelism(), Math.ceil(paths.length / 4));
+  const nWorkers = workersFor(paths.length, opts.workers);
   const { copyDir } = opts;
   if (nWorkers <= 1) {
     for (const [i, p] of paths.entries()) await onFile(await hashFile(p, headBytes, copyDir === undefined ? undefined : `${copyDir}/${i}`));
@@ -154,7 +194,12 @@ export async function hashFiles(
   }
   const counter = new SharedArrayBuffer(8);
   const ctl = new Int32Array(counter);
-  const workers = Array.from({ length: nWorkers }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { paths, headBytes, copyDir, counter } }));
+  const workers = spare.splice(0, nWorkers);
+  while (workers.length < nWorkers) workers.push(new Worker(WORKER_SOURCE, { eval: true }));
+  for (const w of workers) {
+    w.ref();
+    w.postMessage({ paths, headBytes, copyDir, counter });
+  }
   let failed: Error | undefined;
   const fail = (e: Error) => {
     failed ??= e;
