@@ -206,3 +206,29 @@ describe('repo publish refuses bad keys and leaves the tree as it was', () => {
     expect(r.stderr).toMatch(/junk\.asc: not an OpenPGP private key/);
   });
 });
+
+describe('repo publish of a folder of many packages (read on worker threads started before the key loads)', () => {
+  const many = join(work, 'many');
+  const manyRoot = join(work, 'many-repo');
+  const publishMany = (passphrase: string) => oa(['repo', 'publish', '--root', manyRoot, '--channel', 'stable', '--key', key, '--passphrase-file', passphrase, many]);
+  const index = () => readFileSync(join(manyRoot, 'current', 'apt', 'dists', 'stable', 'main', 'binary-amd64', 'Packages'), 'utf8');
+
+  it('publishes every file; the same command again and one with a wrong passphrase end without changing the index', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => buildDeb(many, { name: `many${i}`, version: '1.0-1', arch: i % 2 ? 'all' : 'amd64' }, 'gzip'));
+    const first = await publishMany(pass);
+    expect(first.code, first.stderr).toBe(0);
+    const listed = new Map(parseStanzas(index()).map((s) => [s.find((f) => f.name === 'Package')!.value, s.find((f) => f.name === 'SHA256')!.value]));
+    expect(new Map(files.map((f, i) => [`many${i}`, execFileSync('sha256sum', [f]).toString().split(' ')[0]]))).toEqual(listed);
+    const before = index();
+    // every file is known from the cache: the workers started for them are never used
+    const again = await publishMany(pass);
+    expect(again.code, again.stderr).toBe(0);
+    expect(index()).toBe(before);
+    const bad = join(work, 'keys', 'badpass-many');
+    writeFileSync(bad, 'not it\n');
+    const wrong = await publishMany(bad);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/wrong passphrase/);
+    expect(index()).toBe(before);
+  });
+});

@@ -3,7 +3,7 @@ export type { ErrorCode } from './errors';
 export { parseDuration, formatDuration } from './duration';
 export { VERSION, PROTOCOL_VERSIONS } from './version';
 export { writeFileAtomic, commitRename, swapSymlink, fsyncDir, tempNameFor } from './fs/atomic';
-export { releaseMemory, tuneHeapForStreaming } from './memory/relief';
+export { releaseMemory } from './memory/relief';
 export { createLogger, memoryLogger, defaultLogFormat, maskSecrets } from './log/logger';
 export type { Logger, LogFormat, LogFields, LogLevel } from './log/logger';
 export { defineSchema, coerce } from './config/schema';

@@ -188,7 +188,7 @@ export async function hashFiles(
 ): Promise<void> {
   const nWorkers = workersFor(paths.length, opts.workers);
   const { copyDir } = opts;
-  if (nWorkers <= 1) {
+  if (nWorkers === 0) {
     for (const [i, p] of paths.entries()) await onFile(await hashFile(p, headBytes, copyDir === undefined ? undefined : `${copyDir}/${i}`));
     return;
   }
